@@ -1,0 +1,22 @@
+package channel
+
+import "github.com/pyrehq/pyre/protocol"
+
+// Conn is what a channel needs from the connection it belongs to. The
+// socket package implements it; a test can too.
+type Conn interface {
+	// Serializer encodes this connection's frames.
+	Serializer() protocol.Serializer
+	// Send queues a frame for the client without blocking; false when the
+	// connection is closing.
+	Send(f protocol.Frame) bool
+	// Transport names the transport, "websocket" or "longpoll".
+	Transport() string
+	// ID is the socket id, "" for an anonymous socket.
+	ID() string
+	// ChannelClosed is called from the channel's goroutine when the channel
+	// ends on its own (not when the connection ended it): before Terminate
+	// for a normal stop (the connection sends phx_close), after Terminate
+	// for a crash (phx_error).
+	ChannelClosed(c *Channel, crashed bool)
+}

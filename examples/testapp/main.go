@@ -1,0 +1,69 @@
+// Command testapp is the reference test app of ../shared/conformance/APP.md:
+// the server that Pyre's interop tests, the conformance suite and the
+// benchmarks talk to.
+//
+//	go run ./examples/testapp -addr 127.0.0.1:4000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log.SetFlags(0)
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:4000", "listen address")
+	debug := flag.Bool("debug", false, "log at debug level")
+	flag.Parse()
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	app, err := NewApp(logger)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(func() { _ = app.Shutdown(context.Background()) })
+	fmt.Printf("listening on http://%s\n", l.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		return err
+	case sig := <-sigs:
+		logger.Info("shutting down", "signal", sig.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = app.Shutdown(ctx)
+	if err2 := srv.Shutdown(ctx); err == nil && !errors.Is(err2, http.ErrServerClosed) {
+		err = err2
+	}
+	return err
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the Node interop suite (internal/interop/*.test.mjs) against a -race
+# build of examples/testapp on a free port of 127.0.0.1.
+#
+#   bash internal/interop/run.sh                        # everything
+#   bash internal/interop/run.sh --test-name-pattern=boom   # extra args go to node --test
+#   PYRE_URL=http://127.0.0.1:4000 bash internal/interop/run.sh   # use a server you started
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/pyre-interop.XXXXXX")"
+# shellcheck source=scripts/common.sh
+. "$root/internal/interop/scripts/common.sh"
+
+cleanup() {
+  stop_server
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+require_node_modules phoenix ws
+
+if [ -z "${PYRE_URL:-}" ]; then
+  echo "interop: building ./examples/testapp with -race"
+  go build -race -o "$tmp/testapp" ./examples/testapp
+  start_server "$tmp/testapp" "$tmp/server.log"
+  export PYRE_URL="http://127.0.0.1:$port"
+  echo "interop: testapp listening on $PYRE_URL"
+fi
+
+set +e
+node --test --test-concurrency=1 "$@" internal/interop/*.test.mjs
+status=$?
+set -e
+
+if [ -f "$tmp/server.log" ]; then
+  if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "interop: the testapp exited during the run; last lines of its log:" >&2
+    tail -n 50 "$tmp/server.log" >&2
+    status=1
+  elif [ "$status" -ne 0 ]; then
+    echo "interop: last lines of the testapp log:" >&2
+    tail -n 30 "$tmp/server.log" >&2
+  fi
+  if grep -q "WARNING: DATA RACE" "$tmp/server.log"; then
+    echo "interop: the race detector reported a data race in the testapp:" >&2
+    grep -A 30 "WARNING: DATA RACE" "$tmp/server.log" | head -n 80 >&2
+    status=1
+  fi
+fi
+exit "$status"

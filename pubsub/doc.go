@@ -1,0 +1,15 @@
+// Package pubsub delivers broadcasts to the subscribers of a topic: the
+// fan-out under Phoenix's Endpoint.broadcast and channel broadcasts.
+//
+// [PubSub] is the extension point: [Local] is the in-process implementation,
+// and adapters that span several nodes (Redis, NATS) implement the same
+// interface. A [Message] caches its encoded broadcast frame per serializer
+// ([Message.Frame]), so a broadcast to many sockets is encoded once per
+// serializer, never once per subscriber.
+//
+// # Concurrency
+//
+// Every method of [Local] is safe for concurrent use. Broadcasts deliver in
+// the caller's goroutine; [Subscriber.Deliver] must hand the message off
+// without blocking and without calling back into the PubSub.
+package pubsub

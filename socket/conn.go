@@ -1,0 +1,274 @@
+package socket
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/transport"
+)
+
+// sender is what a connection needs from its transport.
+type sender interface {
+	Send(f protocol.Frame) bool
+	Close(reason transport.CloseReason)
+}
+
+// conn is one client connection: Phoenix's transport process. Inbound
+// frames are dispatched one at a time, in order, by the transport's reader
+// (handleFrame); channels and broadcasts only queue frames on t.
+type conn struct {
+	srv       *Server
+	ser       protocol.Serializer
+	assigns   map[string]any
+	id        string
+	transport string
+	log       *slog.Logger
+	idSub     pubsub.SubscriberFunc
+	wg        sync.WaitGroup // Channel goroutines.
+
+	mu       sync.Mutex // Protects the following.
+	t        sender
+	pending  *transport.CloseReason // A close asked for before t was set.
+	channels map[string]*channel.Channel
+	closed   bool
+}
+
+var _ channel.Conn = (*conn)(nil)
+
+func newConn(s *Server, ser protocol.Serializer, assigns map[string]any, id, transportName string) *conn {
+	c := &conn{srv: s, ser: ser, assigns: assigns, id: id, transport: transportName, log: s.log}
+	if id != "" {
+		c.log = c.log.With("socket_id", id)
+	}
+	c.idSub = func(m *pubsub.Message) {
+		if m.Event == "disconnect" {
+			c.close(transport.CloseDisconnect)
+		}
+	}
+	return c
+}
+
+// attach sets the transport, applying a close that came first.
+func (c *conn) attach(t sender) {
+	c.mu.Lock()
+	c.t = t
+	pending := c.pending
+	c.mu.Unlock()
+	if pending != nil {
+		t.Close(*pending)
+	}
+}
+
+// start subscribes to the socket id topic.
+func (c *conn) start() {
+	if c.id != "" {
+		c.srv.ps.Subscribe(c.id, &c.idSub)
+	}
+	c.log.Debug("socket connected", "transport", c.transport, "vsn", c.ser.Version())
+}
+
+// close asks the transport to close with reason.
+func (c *conn) close(reason transport.CloseReason) {
+	c.mu.Lock()
+	t := c.t
+	if t == nil && c.pending == nil {
+		c.pending = &reason
+	}
+	c.mu.Unlock()
+	if t != nil {
+		t.Close(reason)
+	}
+}
+
+// end runs once the transport has ended: every channel stops with the
+// matching reason, and end waits for them.
+func (c *conn) end(reason transport.CloseReason) {
+	if c.id != "" {
+		c.srv.ps.Unsubscribe(c.id, &c.idSub)
+	}
+	why := channel.ErrClosed
+	switch reason {
+	case transport.CloseDisconnect:
+		why = channel.ErrDisconnected
+	case transport.CloseShutdown:
+		why = channel.ErrShutdown
+	}
+	c.mu.Lock()
+	c.closed = true
+	chans := c.channels
+	c.channels = nil
+	c.mu.Unlock()
+	for _, ch := range chans {
+		ch.Stop(why)
+	}
+	c.wg.Wait()
+	c.log.Debug("socket closed", "transport", c.transport, "reason", reason.Reason)
+}
+
+// Serializer implements channel.Conn.
+func (c *conn) Serializer() protocol.Serializer { return c.ser }
+
+// Transport implements channel.Conn.
+func (c *conn) Transport() string { return c.transport }
+
+// ID implements channel.Conn.
+func (c *conn) ID() string { return c.id }
+
+// Send implements channel.Conn.
+func (c *conn) Send(f protocol.Frame) bool { return c.t.Send(f) }
+
+// ChannelClosed implements channel.Conn: the channel ended on its own, so
+// the client is told with phx_close or phx_error.
+func (c *conn) ChannelClosed(ch *channel.Channel, crashed bool) {
+	c.mu.Lock()
+	if c.channels[ch.Topic()] != ch {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.channels, ch.Topic())
+	c.mu.Unlock()
+	if crashed {
+		c.sendControl(ch, protocol.EventError, `{"reason":"channel_crash"}`)
+	} else {
+		c.sendControl(ch, protocol.EventClose, `{}`)
+	}
+}
+
+// sendControl sends phx_close or phx_error: [join_ref, join_ref, topic, event, payload].
+func (c *conn) sendControl(ch *channel.Channel, event, payload string) {
+	jr := ch.JoinRef()
+	m := protocol.Message{JoinRef: jr, Ref: jr, Topic: ch.Topic(), Event: event, Payload: protocol.JSON([]byte(payload))}
+	c.sendMessage(&m)
+}
+
+func (c *conn) sendMessage(m *protocol.Message) {
+	data, bin, err := c.ser.AppendMessage(nil, m)
+	if err != nil {
+		c.log.Error("cannot encode message", "topic", m.Topic, "event", m.Event, "err", err)
+		return
+	}
+	c.t.Send(protocol.Frame{Data: data, Binary: bin})
+}
+
+// reply sends a phx_reply.
+func (c *conn) reply(joinRef, ref protocol.Ref, topic, status string, response protocol.Payload) {
+	r := protocol.Reply{JoinRef: joinRef, Ref: ref, Topic: topic, Status: status, Response: response}
+	data, bin, err := c.ser.AppendReply(nil, &r)
+	if err != nil {
+		c.log.Error("cannot encode reply", "topic", topic, "err", err)
+		return
+	}
+	c.t.Send(protocol.Frame{Data: data, Binary: bin})
+}
+
+var (
+	emptyResponse     = protocol.JSON([]byte("{}"))
+	unmatchedTopic    = protocol.JSON([]byte(`{"reason":"unmatched topic"}`))
+	tooManyChannels   = protocol.JSON([]byte(`{"reason":"too many channels joined"}`))
+	decodeErrorReason = transport.CloseDecodeError
+)
+
+// handleFrame decodes and dispatches one inbound frame. A frame that cannot
+// be decoded ends the connection, as in Phoenix.
+func (c *conn) handleFrame(data []byte, binary bool) *transport.CloseReason {
+	m, err := c.ser.Decode(data, binary)
+	if err != nil {
+		c.log.Warn("closing socket: cannot decode frame", "transport", c.transport, "err", err)
+		return &decodeErrorReason
+	}
+	c.dispatch(m)
+	return nil
+}
+
+// dispatch applies PROTOCOL.md §5.3 to one message.
+func (c *conn) dispatch(m protocol.Message) {
+	if m.Topic == protocol.TopicPhoenix && m.Event == protocol.EventHeartbeat {
+		c.reply(protocol.Null, m.Ref, protocol.TopicPhoenix, "ok", emptyResponse)
+		return
+	}
+	c.mu.Lock()
+	ch := c.channels[m.Topic]
+	c.mu.Unlock()
+	if ch == nil {
+		switch m.Event {
+		case protocol.EventJoin:
+			c.join(m)
+		case protocol.EventLeave:
+			c.reply(m.JoinRef, m.Ref, m.Topic, "ok", emptyResponse)
+		default:
+			c.reply(protocol.Null, m.Ref, m.Topic, "error", unmatchedTopic)
+		}
+		return
+	}
+	switch m.Event {
+	case protocol.EventJoin:
+		c.log.Debug("duplicate channel join; closing the existing channel", "topic", m.Topic)
+		c.mu.Lock()
+		if c.channels[m.Topic] == ch {
+			delete(c.channels, m.Topic)
+		}
+		c.mu.Unlock()
+		ch.Kill()
+		c.join(m)
+		c.sendControl(ch, protocol.EventClose, `{}`)
+	case protocol.EventLeave:
+		if m.JoinRef.IsNull() || m.JoinRef == ch.JoinRef() {
+			ch.Leave(m)
+		}
+	default:
+		if m.JoinRef.IsNull() || m.JoinRef == ch.JoinRef() {
+			ch.HandleIn(m)
+		}
+	}
+}
+
+// join handles a phx_join for a topic with no channel (PROTOCOL.md §5.4).
+func (c *conn) join(m protocol.Message) {
+	newHandler := c.srv.match(m.Topic)
+	if newHandler == nil {
+		c.log.Warn("ignoring join: unmatched topic", "topic", m.Topic)
+		c.reply(protocol.Null, m.Ref, m.Topic, "error", unmatchedTopic)
+		return
+	}
+	c.mu.Lock()
+	n := len(c.channels)
+	c.mu.Unlock()
+	if max := c.srv.opts.MaxChannels; max > 0 && n >= max {
+		c.log.Error("refusing join: too many channels joined", "topic", m.Topic, "max", max)
+		c.reply(m.JoinRef, m.Ref, m.Topic, "error", tooManyChannels)
+		return
+	}
+	ch := channel.New(channel.Config{
+		Topic:   m.Topic,
+		JoinRef: m.JoinRef,
+		Ref:     m.Ref,
+		Handler: newHandler(),
+		Conn:    c,
+		PubSub:  c.srv.ps,
+		Assigns: c.assigns,
+		Logger:  c.log,
+		WG:      &c.wg,
+	})
+	resp, ok := ch.Join(m.Payload)
+	if !ok {
+		c.reply(m.JoinRef, m.Ref, m.Topic, "error", resp)
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ch.Activate(func() {})
+		ch.Stop(channel.ErrClosed)
+		return
+	}
+	if c.channels == nil {
+		c.channels = make(map[string]*channel.Channel)
+	}
+	c.channels[m.Topic] = ch
+	c.mu.Unlock()
+	ch.Activate(func() { c.reply(m.JoinRef, m.Ref, m.Topic, "ok", resp) })
+	c.log.Debug("channel joined", "topic", m.Topic)
+}

@@ -1,0 +1,78 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/transport"
+)
+
+// ErrRefused refuses a connection from [Options.Connect]: the client gets
+// HTTP 403 with an empty body, as with Phoenix's :error.
+var ErrRefused = errors.New("socket: connection refused")
+
+// DefaultMaxChannels is Phoenix's max_channels_per_transport.
+const DefaultMaxChannels = 100
+
+// Options configures a [Server]. The zero value works: anonymous sockets,
+// Phoenix's defaults, an in-process PubSub.
+type Options struct {
+	// Connect authenticates a new connection (Phoenix's connect/3) and
+	// returns its assigns, which every channel of the connection starts
+	// with. Returning ErrRefused answers 403; any other error goes to
+	// ErrorHandler. nil accepts every connection with no assigns. It runs
+	// in the request's goroutine, before the WebSocket upgrade.
+	Connect func(ctx context.Context, params Params, info *ConnectInfo) (assigns map[string]any, err error)
+
+	// ID names the connection (Phoenix's id/1), e.g. "user_socket:42". A
+	// named socket is closed by a "disconnect" broadcast on that topic
+	// (see [Server.Disconnect]). nil or "" means anonymous.
+	ID func(assigns map[string]any) string
+
+	// ErrorHandler writes the response for a Connect error other than
+	// ErrRefused (Phoenix's error_handler), e.g. 429 for a rate limit. nil
+	// answers 403 with an empty body.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// PubSub carries broadcasts. Mounts that share channels share it. nil
+	// means a new pubsub.Local for this Server.
+	PubSub pubsub.PubSub
+
+	// CheckOrigin is the origin policy. The zero value checks that the
+	// Origin's host is the request's host.
+	CheckOrigin transport.OriginPolicy
+
+	// Subprotocols lists the WebSocket subprotocols accepted, in order of
+	// preference. Empty means no check and none echoed.
+	Subprotocols []string
+
+	// AuthToken accepts phoenix.js 1.8's authToken (carried in
+	// Sec-WebSocket-Protocol) and gives it to Connect in ConnectInfo.
+	AuthToken bool
+
+	// MaxChannels limits the channels one connection may join. Zero means
+	// 100 (Phoenix's default); negative means no limit.
+	MaxChannels int
+
+	// IdleTimeout closes a WebSocket from which nothing was received for
+	// that long. Zero means 60 s.
+	IdleTimeout time.Duration
+
+	// MaxFrameSize is the largest inbound WebSocket message. Zero means
+	// 10,000,000 bytes.
+	MaxFrameSize int64
+
+	// QueueBytes bounds each connection's outbound queue; a client that
+	// falls that far behind is disconnected. Zero means 1 MiB.
+	QueueBytes int
+
+	// Compress negotiates permessage-deflate. Off by default, as in Phoenix.
+	Compress bool
+
+	// Logger receives the server's logs. nil means slog.Default().
+	Logger *slog.Logger
+}

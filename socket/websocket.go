@@ -1,0 +1,82 @@
+package socket
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/pyrehq/pyre/transport"
+)
+
+// serveWebSocket follows Phoenix's order (PROTOCOL.md §2.1): method, origin,
+// auth token, subprotocol, connect, upgrade validation, upgrade.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	params := ParseParams(r.URL.RawQuery)
+	if !s.origin.Allow(r) {
+		s.log.Error("origin of websocket request is not allowed; configure CheckOrigin", "origin", r.Header.Get("Origin"))
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	var token string
+	allowed := s.opts.Subprotocols
+	if s.opts.AuthToken {
+		token, _ = transport.ExtractAuthToken(r.Header)
+		allowed = append([]string{transport.PhoenixSubprotocol}, allowed...)
+	}
+	proto, ok := transport.SelectSubprotocol(r.Header, allowed)
+	if !ok {
+		s.log.Error("could not check websocket subprotocols", "offered", r.Header.Get("Sec-WebSocket-Protocol"))
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	info := newConnectInfo(r, "websocket")
+	info.AuthToken = token
+	ser, assigns, id, status := s.connect(w, r, params, info)
+	if status != http.StatusOK {
+		if status != 0 {
+			w.WriteHeader(status)
+		}
+		return
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		http.Error(w, fmt.Sprintf("'connection' header must contain 'upgrade', got %q", r.Header.Values("Connection")), http.StatusBadRequest)
+		return
+	}
+	c := newConn(s, ser, assigns, id, "websocket")
+	if !s.add(c) {
+		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer s.remove(c)
+	ws, err := transport.AcceptWebSocket(w, r, &transport.WebSocketOptions{
+		MaxFrameSize: s.opts.MaxFrameSize,
+		IdleTimeout:  s.opts.IdleTimeout,
+		QueueBytes:   s.opts.QueueBytes,
+		Compress:     s.opts.Compress,
+		Subprotocol:  proto,
+		Logger:       s.log,
+	})
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "err", err)
+		return
+	}
+	c.attach(ws)
+	c.start()
+	reason := ws.Run(c.handleFrame)
+	c.end(reason)
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
