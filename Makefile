@@ -1,0 +1,38 @@
+# Pyre: the two commands a new machine needs are `make run` and `make test`.
+GO ?= go
+FUZZTIME ?= 5s
+
+.PHONY: run test check test-go fuzz test-interop test-browser bench
+
+## run: install the npm packages the chat page needs and start examples/chat on localhost:4000
+run: node_modules/.package-lock.json
+	$(GO) run ./examples/chat -addr localhost:4000
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci
+
+## test: every test: format and vet, Go tests with -race, fuzz smoke, Node interop, headless Chromium
+test: node_modules/.package-lock.json check test-go fuzz test-interop test-browser
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzV1Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
+	$(GO) test -run='^$$' -fuzz='^FuzzV2Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
+	$(GO) test -run='^$$' -fuzz='^FuzzV2BinaryDecode$$' -fuzztime=$(FUZZTIME) ./protocol/
+
+test-interop:
+	bash internal/interop/run.sh
+
+test-browser:
+	bash internal/interop/browser/run.sh
+
+## bench: Go micro-benchmarks of the hot paths
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...

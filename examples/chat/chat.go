@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/socket"
+)
+
+// Chat serves the page, phoenix.js and the socket.
+type Chat struct {
+	mux    *http.ServeMux
+	socket *socket.Server
+}
+
+// NewChat mounts the socket at /socket, the page at / and phoenix.js at
+// /vendor/phoenix.mjs.
+func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
+	s, err := socket.New(&socket.Options{
+		Logger: logger,
+		Connect: func(_ context.Context, params socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
+			name := strings.TrimSpace(params.Get("user"))
+			if name == "" || utf8.RuneCountInString(name) > 32 {
+				return nil, socket.ErrRefused
+			}
+			return map[string]any{"user": name}, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Channel("room:*", func() channel.Handler { return &Room{} })
+	mux := http.NewServeMux()
+	mux.Handle("/socket/", s)
+	mux.HandleFunc("GET /vendor/phoenix.mjs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeFile(w, r, phoenixJS)
+	})
+	mux.Handle("/", http.FileServer(http.Dir(staticDir)))
+	return &Chat{mux: mux, socket: s}, nil
+}
+
+func (c *Chat) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
+
+// Shutdown closes every socket.
+func (c *Chat) Shutdown(ctx context.Context) error { return c.socket.Shutdown(ctx) }
+
+// Room is a chat room: every message pushed as new_msg is broadcast to the
+// room with the sender's name.
+type Room struct{}
+
+// Join accepts everyone.
+func (*Room) Join(context.Context, *channel.Socket, string, protocol.Payload) (any, error) {
+	return nil, nil
+}
+
+// HandleIn broadcasts new_msg {user, body}.
+func (*Room) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+	if in.Event != "new_msg" {
+		return in.Reply("error", map[string]string{"reason": "unknown event"})
+	}
+	var msg struct {
+		Body string `json:"body"`
+	}
+	if err := json.Unmarshal(in.Payload.Bytes(), &msg); err != nil || strings.TrimSpace(msg.Body) == "" {
+		return in.Reply("error", map[string]string{"reason": "empty message"})
+	}
+	if utf8.RuneCountInString(msg.Body) > 2000 {
+		return in.Reply("error", map[string]string{"reason": "message too long"})
+	}
+	user, _ := s.Assigns["user"].(string)
+	if err := s.Broadcast(ctx, "new_msg", map[string]string{"user": user, "body": msg.Body}); err != nil {
+		return errors.Join(in.Reply("error", map[string]string{"reason": "broadcast failed"}), err)
+	}
+	return in.Reply("ok", nil)
+}

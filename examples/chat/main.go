@@ -1,0 +1,64 @@
+// Command chat is a small chat server whose web page uses the official
+// phoenix.js client. Run it from the repository root with `make run`
+// (which installs phoenix.js with npm first), then open http://localhost:4000.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log.SetFlags(0)
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "localhost:4000", "listen address")
+	static := flag.String("static", "examples/chat/static", "directory of the web page")
+	phoenixJS := flag.String("phoenix", "node_modules/phoenix/priv/static/phoenix.mjs", "phoenix.js ES module (installed by npm ci)")
+	flag.Parse()
+	if _, err := os.Stat(*phoenixJS); err != nil {
+		return fmt.Errorf("phoenix.js not found (run `npm ci` at the repository root): %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	chat, err := NewChat(logger, *static, *phoenixJS)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: chat, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("listening on http://%s\n", l.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		return err
+	case <-sigs:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = chat.Shutdown(ctx)
+	if err2 := srv.Shutdown(ctx); err == nil && !errors.Is(err2, http.ErrServerClosed) {
+		err = err2
+	}
+	return err
+}
