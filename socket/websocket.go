@@ -51,7 +51,6 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	defer s.remove(c)
 	ws, err := transport.AcceptWebSocket(w, r, &transport.WebSocketOptions{
 		MaxFrameSize: s.opts.MaxFrameSize,
 		IdleTimeout:  s.opts.IdleTimeout,
@@ -61,13 +60,19 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Logger:       s.log,
 	})
 	if err != nil {
+		s.remove(c)
 		s.log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
 	c.attach(ws)
-	c.start()
-	reason := ws.Run(c.handleFrame)
-	c.end(reason)
+	// The connection gets a goroutine of its own, and the request's goroutine
+	// returns: net/http then frees its per-request state, which would
+	// otherwise stay alive, with a deep stack, for the connection's lifetime.
+	go func() {
+		defer s.remove(c)
+		c.start()
+		c.end(ws.Run(c.handleFrame))
+	}()
 }
 
 func headerHasToken(h http.Header, name, token string) bool {

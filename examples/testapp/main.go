@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,6 +31,7 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:4000", "listen address")
 	debug := flag.Bool("debug", false, "log at debug level")
+	pprof := flag.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ (for benchmarks)")
 	flag.Parse()
 	level := slog.LevelInfo
 	if *debug {
@@ -45,7 +47,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = app
+	if *pprof {
+		handler = withPprof(app)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(func() { _ = app.Shutdown(context.Background()) })
 	fmt.Printf("listening on http://%s\n", l.Addr())
 
@@ -66,4 +72,14 @@ func run() error {
 		err = err2
 	}
 	return err
+}
+
+// withPprof adds the runtime profiles, which phxbench also reads for the
+// goroutine count.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.Handle("/", h)
+	return mux
 }
