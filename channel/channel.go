@@ -33,7 +33,7 @@ type Config struct {
 	// Assigns are copied into the channel's socket.
 	Assigns map[string]any
 	Logger  *slog.Logger
-	// WG tracks the channel's goroutines (the connection's group).
+	// WG tracks the channel's goroutines (the connection's group). Required.
 	WG *sync.WaitGroup
 	// OnExit, if set, runs after Terminate when the channel has ended.
 	OnExit func(c *Channel, reason error)
@@ -56,6 +56,7 @@ type Channel struct {
 	open   atomic.Bool // The join reply is queued: fastlane frames may follow.
 	muted  atomic.Bool // Drop this channel's pushes (replaced by a duplicate join).
 	exited atomic.Bool
+	done   atomic.Bool // Terminate has run: pushes are refused.
 
 	mu      sync.Mutex // Protects the following.
 	queue   []mail
@@ -157,6 +158,7 @@ func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, ok 
 	if err != nil {
 		c.cfg.Logger.Error("channel join reply cannot be encoded", "topic", c.cfg.Topic, "err", err)
 		c.stop()
+		c.cancel()
 		return protocol.JSON([]byte(`{"reason":"join crashed"}`)), false
 	}
 	return p, true
@@ -380,6 +382,7 @@ func (c *Channel) exit(reason error) {
 	if ownStop && crashed {
 		c.cfg.Conn.ChannelClosed(c, true)
 	}
+	c.done.Store(true)
 	c.cancel()
 	if c.cfg.OnExit != nil {
 		c.cfg.OnExit(c, reason)

@@ -38,7 +38,7 @@ func (s *Socket) Transport() string { return s.ch.cfg.Conn.Transport() }
 // be a binary protocol.Payload); the error says when it does not, and
 // returning it from a callback crashes the channel, as in Phoenix.
 func (s *Socket) Push(event string, payload any) error {
-	if s.ch.muted.Load() {
+	if !s.ch.open.Load() || s.ch.muted.Load() || s.ch.done.Load() {
 		return ErrNotJoined
 	}
 	p, err := ToPayload(payload)
@@ -76,6 +76,10 @@ func (s *Socket) broadcast(ctx context.Context, event string, payload any, from 
 	m.From = from
 	return s.ch.cfg.PubSub.Broadcast(ctx, m)
 }
+
+// Subscriber is the channel's PubSub subscriber, for
+// socket.Server.BroadcastFrom.
+func (s *Socket) Subscriber() pubsub.Subscriber { return s.ch }
 
 // Send queues msg for the channel's HandleInfo, from any goroutine. It
 // reports false when the channel has ended.

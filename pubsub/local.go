@@ -125,6 +125,7 @@ func (l *Local) Broadcast(_ context.Context, m *Message) error {
 func (l *Local) LocalBroadcast(m *Message) {
 	sh := l.shard(m.Topic)
 	sh.mu.RLock()
+	defer sh.mu.RUnlock()
 	if subs := sh.topics[m.Topic]; subs != nil {
 		for _, s := range subs.list {
 			if s != m.From {
@@ -132,7 +133,6 @@ func (l *Local) LocalBroadcast(m *Message) {
 			}
 		}
 	}
-	sh.mu.RUnlock()
 }
 
 // DirectBroadcast delivers m on this node when node is this node's name.

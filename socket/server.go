@@ -110,7 +110,7 @@ func (s *Server) Broadcast(ctx context.Context, topic, event string, payload any
 }
 
 // BroadcastFrom is Broadcast except that the subscriber from does not get
-// it (a channel's socket, or any pubsub.Subscriber).
+// it: a channel's (see channel.Socket.Subscriber), or any pubsub.Subscriber.
 func (s *Server) BroadcastFrom(ctx context.Context, from pubsub.Subscriber, topic, event string, payload any) error {
 	m, err := channel.NewMessage(topic, event, payload)
 	if err != nil {
@@ -142,8 +142,8 @@ var ErrServerClosed = errors.New("socket: server closed")
 
 // Shutdown stops accepting connections, closes every open one with close
 // code 1012 (service restart: phoenix.js reconnects, normally to another
-// node) and waits until they have ended or ctx is done, returning
-// ctx.Err() then. It is idempotent, and may be registered with
+// node) and waits until they have ended or ctx is done, returning an error
+// wrapping ctx.Err() then. It is idempotent, and may be registered with
 // http.Server.RegisterOnShutdown, which does not see hijacked connections.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()

@@ -1,0 +1,76 @@
+// Package socket is the Phoenix socket endpoint: the [http.Handler] that
+// phoenix.js connects to, where a Phoenix application has
+// `socket "/socket", UserSocket`. It does the handshake (origin,
+// subprotocols, serializer version, the application's Connect), runs each
+// connection, routes the topics that clients join to channel handlers
+// (package channel), and shuts down cleanly.
+//
+// # Where to start
+//
+// [New] makes a [Server] from [Options]; a nil *Options works and gives
+// anonymous sockets with Phoenix's defaults. Route topics to handlers with
+// [Server.Channel] ("room:*" → a new handler per join), then mount the
+// server on your own mux under the socket's path:
+//
+//	srv, err := socket.New(nil)
+//	...
+//	srv.Channel("room:*", func() channel.Handler { return &Room{} })
+//	mux.Handle("/socket/", srv) // phoenix.js: new Socket("/socket")
+//
+// The server answers GET requests for any path ending in /websocket; other
+// paths get 404. It never opens a listener of its own. From the rest of
+// the application, [Server.Broadcast] and [Server.LocalBroadcast] send to
+// every client of a topic, [Server.Disconnect] closes the connections of a
+// socket id, and [Server.Shutdown] ends everything.
+//
+// # Connecting
+//
+// A WebSocket request goes through Phoenix's steps, in Phoenix's order:
+//
+//  1. a method other than GET: 400;
+//  2. the origin check ([Options.CheckOrigin]): 403;
+//  3. with [Options.AuthToken], phoenix.js's authToken is taken out of
+//     Sec-WebSocket-Protocol;
+//  4. the subprotocol check ([Options.Subprotocols]): 403;
+//  5. the vsn parameter picks the serializer (missing: 1.0.0; neither
+//     1.0.x nor 2.0.x: 403), then [Options.Connect] and [Options.ID] run;
+//     [ErrRefused] answers 403, another error goes to
+//     [Options.ErrorHandler];
+//  6. a request without "Connection: upgrade": 400; after Shutdown: 503;
+//  7. the upgrade.
+//
+// Connect therefore runs for a plain GET too, as in Phoenix.
+//
+// # Concurrency
+//
+// [Server] methods are safe for concurrent use, except that every
+// [Server.Channel] call must come before the server serves its first
+// request.
+//
+// [Options.Connect], [Options.ID] and [Options.ErrorHandler] run in the
+// request's goroutine, before the upgrade. After it, each connection has
+// a reader goroutine that handles the client's frames one at a time, in
+// order. It answers heartbeats and runs [channel.Handler.Join]
+// synchronously: the connection reads nothing else until Join returns.
+// Everything else a channel does runs in the channel's own goroutine
+// (see package channel). Frames for the client are queued on the
+// connection and written by a single writer goroutine; nothing that
+// queues a frame waits for the network. A client that does not read fast
+// enough for the queue ([Options.QueueBytes]) is disconnected.
+//
+// No Server lock is held while application code runs. docs/lock-order.md
+// in the repository records which locks nest.
+//
+// # Closing
+//
+// A connection ends when the client closes it or on one of the named
+// reasons of package transport: [transport.CloseDisconnect] (1001, from
+// [Server.Disconnect]), [transport.CloseShutdown] (1012, from
+// [Server.Shutdown]), [transport.CloseIdle] (1000, nothing received for
+// [Options.IdleTimeout]), [transport.CloseDecodeError] (1011, a frame that
+// is not a Phoenix message), [transport.CloseInvalidUTF8] (1007) and
+// [transport.CloseSlowConsumer]. Then each of its channels stops, after the
+// messages already in its mailbox, and its Terminate runs with
+// [channel.ErrDisconnected], [channel.ErrShutdown] or [channel.ErrClosed].
+// [Server.Shutdown] waits for all of this.
+package socket
