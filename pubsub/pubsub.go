@@ -69,8 +69,8 @@ func (f *SubscriberFunc) Deliver(m *Message) { (*f)(m) }
 //
 // All methods are safe for concurrent use.
 type PubSub interface {
-	// Subscribe adds s to topic. Subscribing twice delivers twice, as in
-	// Phoenix; callers subscribe once.
+	// Subscribe adds s to topic. Subscribing s to the same topic again
+	// changes nothing: it is delivered each message once.
 	Subscribe(topic string, s Subscriber)
 	// Unsubscribe removes s from topic. Unknown subscriptions are ignored.
 	Unsubscribe(topic string, s Subscriber)
