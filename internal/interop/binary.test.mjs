@@ -84,7 +84,9 @@ describe(`binary frames [V2 vsn=${V2.vsn}]`, () => {
     eqBytes(await c.expectNext(), layoutServerReply({ join_ref, ref, topic, status: "ok", payload }), "async reply");
   });
 
-  test("binary push with an empty join_ref is accepted; with a stale join_ref it is dropped", T, async (t) => {
+  test("binary push with a stale join_ref is dropped; with the current one it is answered", T, async (t) => {
+    // (An empty join_ref field decodes to "" in Phoenix, not null, so it is
+    // not the V2 JSON "null join_ref" case; no assertion is made on it.)
     const c = await clientPool(t)(V2);
     const topic = uniq("room:binjr");
     const { join_ref } = await joinRoom(c, topic);
@@ -92,8 +94,8 @@ describe(`binary frames [V2 vsn=${V2.vsn}]`, () => {
     c.sendBinary({ join_ref: "99", ref: stale, topic, event: "echo", payload: Buffer.from([1]) });
     await c.expectNone(300);
     const ref = c.nextRef();
-    c.sendBinary({ join_ref: null, ref, topic, event: "echo", payload: Buffer.from([2]) });
-    eqBytes(await c.expectNext(), layoutServerReply({ join_ref, ref, topic, status: "ok", payload: Buffer.from([2]) }), "reply to empty join_ref");
+    c.sendBinary({ join_ref, ref, topic, event: "echo", payload: Buffer.from([2]) });
+    eqBytes(await c.expectNext(), layoutServerReply({ join_ref, ref, topic, status: "ok", payload: Buffer.from([2]) }), "reply");
   });
 
   test("binary push to a topic that was never joined: JSON unmatched topic reply", T, async (t) => {

@@ -32,7 +32,8 @@ if [ -z "${PYRE_URL:-}" ]; then
 fi
 
 set +e
-node --test --test-concurrency=1 "$@" internal/interop/*.test.mjs
+# The whole run is bounded too (a leaked handle would otherwise keep a test file alive).
+timeout "${PYRE_INTEROP_TIMEOUT:-900}" node --test --test-concurrency=1 "$@" internal/interop/*.test.mjs
 status=$?
 set -e
 

@@ -42,9 +42,11 @@ export function openWS(url, { headers = {}, timeoutMs = 3000 } = {}) {
     ws.on("open", () => finish(resolve, { ok: true, ws }));
     ws.on("unexpected-response", (req, res) => {
       const chunks = [];
+      const sock = res.socket; // detached from req once the response ends
       res.on("data", (c) => chunks.push(c));
       const end = () => {
         req.destroy();
+        sock?.destroy();
         finish(resolve, { ok: false, status: res.statusCode, body: Buffer.concat(chunks).toString("utf8"), headers: res.headers });
       };
       res.on("end", end);

@@ -1,0 +1,127 @@
+// The chat page (examples/chat/static) in headless Chromium: two people join
+// room:lobby, alice sends a message, both see it. Uses Debian's chromium
+// through playwright-core; never downloads a browser and never skips.
+//
+// CHAT_URL points at a running chat server (internal/interop/browser/run.sh
+// starts one).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const CHAT_URL = process.env.CHAT_URL;
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const STEP_MS = 10_000;
+
+describe("chat page in headless Chromium", () => {
+  let browser;
+
+  before(async () => {
+    if (!CHAT_URL) throw new Error("CHAT_URL is not set: run internal/interop/browser/run.sh, or start `go run ./examples/chat -addr 127.0.0.1:PORT` and set CHAT_URL=http://127.0.0.1:PORT");
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: install Debian's Chromium with \`apt-get update && apt-get install -y chromium\` (this test never downloads a browser)`);
+    }
+    // chromium.launch gives every run a fresh temporary profile (user-data dir)
+    // and removes it on close.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** A page in its own browser context, with page errors and sockets recorded. */
+  async function openPage(name) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(STEP_MS);
+    const problems = [];
+    const sockets = [];
+    page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") problems.push(`${name}: console error: ${msg.text()}`);
+    });
+    page.on("response", (res) => {
+      if (res.status() >= 400) problems.push(`${name}: HTTP ${res.status()} for ${res.url()}`);
+    });
+    page.on("websocket", (ws) => sockets.push(ws.url()));
+    await page.goto(CHAT_URL, { waitUntil: "load" });
+    return { name, context, page, problems, sockets };
+  }
+
+  async function joinAs(p) {
+    await p.page.fill("#name", p.name);
+    await p.page.click("#join");
+    await p.page.waitForFunction(() => document.querySelector("#status")?.textContent.trim() === "joined", null, { timeout: STEP_MS });
+    assert.ok(
+      p.sockets.some((u) => new URL(u).pathname === "/socket/websocket" && new URL(u).searchParams.get("user") === p.name && new URL(u).searchParams.get("vsn") === "2.0.0"),
+      `${p.name}: expected a WebSocket to /socket/websocket?user=${p.name}&vsn=2.0.0, saw ${JSON.stringify(p.sockets)}`,
+    );
+  }
+
+  async function waitForMessage(p, user, body) {
+    try {
+      await p.page.waitForFunction(
+        ([u, b]) => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes(u) && li.textContent.includes(b)),
+        [user, body],
+        { timeout: STEP_MS },
+      );
+    } catch (err) {
+      const items = await p.page.$$eval("#messages li", (lis) => lis.map((li) => li.textContent));
+      throw new Error(`${p.name} did not see ${user}: ${body}; #messages has ${JSON.stringify(items)}; ${err.message}`);
+    }
+  }
+
+  test("alice and bob join room:lobby; messages reach both pages", { timeout: 90_000 }, async (t) => {
+    const alice = await openPage("alice");
+    const bob = await openPage("bob");
+    t.after(async () => {
+      await alice.context.close();
+      await bob.context.close();
+    });
+
+    assert.equal(await alice.page.textContent("#status"), "not connected");
+    await joinAs(alice);
+    await joinAs(bob);
+
+    const hello = `hello from alice ${Date.now()}`;
+    await alice.page.fill("#body", hello);
+    await alice.page.click("#send");
+    await waitForMessage(alice, "alice", hello);
+    await waitForMessage(bob, "alice", hello);
+    await alice.page.waitForFunction(() => document.querySelector("#body").value === "", null, { timeout: STEP_MS });
+
+    // Enter sends too.
+    const reply = "hi alice";
+    await bob.page.fill("#body", reply);
+    await bob.page.press("#body", "Enter");
+    await waitForMessage(alice, "bob", reply);
+    await waitForMessage(bob, "bob", reply);
+
+    // Each message is an li with the user and the body, in order.
+    const items = await bob.page.$$eval("#messages li", (lis) => lis.map((li) => [li.querySelector(".user")?.textContent, li.querySelector(".body")?.textContent]));
+    assert.deepEqual(items, [["alice", hello], ["bob", reply]]);
+
+    const dir = await mkdtemp(join(tmpdir(), "pyre-chat-"));
+    const shot = join(dir, "alice.png");
+    await alice.page.screenshot({ path: shot, fullPage: true });
+    await bob.page.screenshot({ path: join(dir, "bob.png"), fullPage: true });
+    t.diagnostic(`screenshots: ${dir}`);
+    assert.ok(existsSync(shot));
+
+    assert.deepEqual([...alice.problems, ...bob.problems], []);
+  });
+});
