@@ -187,8 +187,10 @@ func (c *Channel) Activate(sendReply func()) {
 // frame encoded once per serializer.
 func (c *Channel) Deliver(m *pubsub.Message) {
 	if !c.open.Load() {
-		c.gate.Lock() // Wait for the join reply to be queued.
-		c.gate.Unlock()
+		// Wait for the join reply to be queued: Activate holds the gate.
+		c.gate.Lock()
+		c.gate.Unlock() //lint:ignore SA2001 the empty critical section is the wait
+
 	}
 	if c.muted.Load() || c.exited.Load() {
 		return
