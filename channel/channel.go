@@ -83,6 +83,9 @@ type mail struct {
 	reason error
 }
 
+// joinCrashed is the join reply when Join panics or its reply cannot be encoded.
+var joinCrashed = protocol.JSON([]byte(`{"reason":"join crashed"}`))
+
 // New makes a channel; it does nothing until Join.
 func New(cfg Config) *Channel {
 	if cfg.Logger == nil {
@@ -134,19 +137,16 @@ func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, ok 
 		reply, err = c.cfg.Handler.Join(c.ctx, c.sock, c.cfg.Topic, payload)
 	}()
 	if err != nil {
-		c.mu.Lock()
-		c.stopped = true
-		c.queue = nil
-		c.mu.Unlock()
+		c.stop()
 		c.cancel()
 		switch e := err.(type) {
 		case *PanicError:
 			c.cfg.Logger.Error("channel join crashed", "topic", c.cfg.Topic, "err", e.Value, "stack", string(e.Stack))
-			return protocol.JSON([]byte(`{"reason":"join crashed"}`)), false
+			return joinCrashed, false
 		case *JoinError:
 			p, perr := ToPayload(e.Response)
 			if perr != nil {
-				p = protocol.JSON([]byte(`{"reason":"join crashed"}`))
+				p = joinCrashed
 			}
 			return p, false
 		default:
@@ -159,7 +159,7 @@ func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, ok 
 		c.cfg.Logger.Error("channel join reply cannot be encoded", "topic", c.cfg.Topic, "err", err)
 		c.stop()
 		c.cancel()
-		return protocol.JSON([]byte(`{"reason":"join crashed"}`)), false
+		return joinCrashed, false
 	}
 	return p, true
 }
@@ -225,9 +225,7 @@ func (c *Channel) Leave(m protocol.Message) {
 // Stop queues a stop with reason, behind the messages already queued. The
 // connection uses it when it ends; no phx_close or phx_error is sent.
 func (c *Channel) Stop(reason error) {
-	if !c.post(mail{kind: mailStop, reason: reason}) {
-		return
-	}
+	c.post(mail{kind: mailStop, reason: reason})
 }
 
 // Kill ends a channel replaced by a duplicate join: its subscription ends at

@@ -33,7 +33,6 @@ type conn struct {
 	t        sender
 	pending  *transport.CloseReason // A close asked for before t was set.
 	channels map[string]*channel.Channel
-	closed   bool
 }
 
 var _ channel.Conn = (*conn)(nil)
@@ -97,7 +96,6 @@ func (c *conn) end(reason transport.CloseReason) {
 		why = channel.ErrShutdown
 	}
 	c.mu.Lock()
-	c.closed = true
 	chans := c.channels
 	c.channels = nil
 	c.mu.Unlock()
@@ -257,13 +255,8 @@ func (c *conn) join(m protocol.Message) {
 		c.reply(m.JoinRef, m.Ref, m.Topic, "error", resp)
 		return
 	}
+	// join runs in the reader, before end: the connection is not closed yet.
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		ch.Activate(func() {})
-		ch.Stop(channel.ErrClosed)
-		return
-	}
 	if c.channels == nil {
 		c.channels = make(map[string]*channel.Channel)
 	}

@@ -235,12 +235,10 @@ func (c *WebSocket) Run(h Handler) CloseReason {
 		reason = *c.closing
 	}
 	c.mu.Unlock()
-	// The peer is gone or the close handshake is done: release the writer.
-	if reason == CloseNormal || reason == CloseSlowConsumer {
-		_ = c.ws.CloseNow()
-	}
-	c.wg.Wait()
+	// The reader returns only once the peer is gone or has answered our
+	// close frame, so nothing is left to send: release the writer.
 	_ = c.ws.CloseNow()
+	c.wg.Wait()
 	return reason
 }
 

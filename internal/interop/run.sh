@@ -37,19 +37,5 @@ timeout "${PYRE_INTEROP_TIMEOUT:-900}" node --test --test-concurrency=1 "$@" int
 status=$?
 set -e
 
-if [ -f "$tmp/server.log" ]; then
-  if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "interop: the testapp exited during the run; last lines of its log:" >&2
-    tail -n 50 "$tmp/server.log" >&2
-    status=1
-  elif [ "$status" -ne 0 ]; then
-    echo "interop: last lines of the testapp log:" >&2
-    tail -n 30 "$tmp/server.log" >&2
-  fi
-  if grep -q "WARNING: DATA RACE" "$tmp/server.log"; then
-    echo "interop: the race detector reported a data race in the testapp:" >&2
-    grep -A 30 "WARNING: DATA RACE" "$tmp/server.log" | head -n 80 >&2
-    status=1
-  fi
-fi
+status="$(check_server_log interop "$status" "$tmp/server.log")"
 exit "$status"

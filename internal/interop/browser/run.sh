@@ -40,15 +40,5 @@ timeout "${PYRE_BROWSER_TIMEOUT:-300}" node --test --test-concurrency=1 "$@" int
 status=$?
 set -e
 
-if [ -f "$tmp/server.log" ]; then
-  if [ "$status" -ne 0 ]; then
-    echo "browser: last lines of the chat server log:" >&2
-    tail -n 30 "$tmp/server.log" >&2
-  fi
-  if grep -q "WARNING: DATA RACE" "$tmp/server.log"; then
-    echo "browser: the race detector reported a data race in the chat server:" >&2
-    grep -A 30 "WARNING: DATA RACE" "$tmp/server.log" | head -n 80 >&2
-    status=1
-  fi
-fi
+status="$(check_server_log browser "$status" "$tmp/server.log")"
 exit "$status"

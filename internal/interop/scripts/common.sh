@@ -46,3 +46,25 @@ start_server() {
   echo "interop: giving up starting $bin" >&2
   exit 1
 }
+
+# check_server_log NAME STATUS LOG: after a run, shows the server's log when
+# the run failed or the server died, and fails the run on a data race.
+# Prints the final status.
+check_server_log() {
+  local name="$1" status="$2" log="$3"
+  [ -f "$log" ] || { echo "$status"; return; }
+  if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "$name: the server exited during the run; last lines of its log:" >&2
+    tail -n 50 "$log" >&2
+    status=1
+  elif [ "$status" -ne 0 ]; then
+    echo "$name: last lines of the server log:" >&2
+    tail -n 30 "$log" >&2
+  fi
+  if grep -q "WARNING: DATA RACE" "$log"; then
+    echo "$name: the race detector reported a data race in the server:" >&2
+    grep -A 30 "WARNING: DATA RACE" "$log" | head -n 80 >&2
+    status=1
+  fi
+  echo "$status"
+}
