@@ -15,6 +15,11 @@ const hex = "0123456789abcdef"
 // encoding/json.
 const maxDepth = 10000
 
+// AppendString appends s to dst as a JSON string, escaped as Phoenix's
+// Jason does; see appendJSONString. The long-poll transport uses it to
+// wrap each frame in its response.
+func AppendString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // appendJSONString appends s as a JSON string, escaped exactly as
 // encoding/json does with SetEscapeHTML(false): quote, backslash and
 // control characters are escaped (\b \f \n \r \t or \u00XX), U+2028 and

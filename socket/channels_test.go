@@ -347,8 +347,8 @@ func TestInterceptAndFastLane(t *testing.T) {
 		if err := s.Broadcast(ctx, "room:i", "new_msg", map[string]string{"body": "hi"}); err != nil {
 			t.Fatal(err)
 		}
-		a.Expect(wstest.M(m.jr(jrA), wstest.Null, "room:i", "new_msg", `{"body":"hi","transport":"websocket"}`))
-		b.Expect(wstest.M(m.jr(jrB), wstest.Null, "room:i", "new_msg", `{"body":"hi","transport":"websocket"}`))
+		a.Expect(wstest.M(m.jr(jrA), wstest.Null, "room:i", "new_msg", `{"body":"hi","transport":"`+m.transport()+`"}`))
+		b.Expect(wstest.M(m.jr(jrB), wstest.Null, "room:i", "new_msg", `{"body":"hi","transport":"`+m.transport()+`"}`))
 
 		// Any other event takes the fast lane: [null, null, ...].
 		if err := s.Broadcast(ctx, "room:i", "shout", map[string]int{"n": 1}); err != nil {
@@ -360,8 +360,8 @@ func TestInterceptAndFastLane(t *testing.T) {
 		// From a client: the sender gets its reply, then the push.
 		ref := a.Push("room:i", "new_msg", `{"body":"yo"}`)
 		a.Expect(wstest.Reply(m.jr(jrA), ref, "room:i", "ok", `{}`))
-		a.Expect(wstest.M(m.jr(jrA), wstest.Null, "room:i", "new_msg", `{"body":"yo","transport":"websocket"}`))
-		b.Expect(wstest.M(m.jr(jrB), wstest.Null, "room:i", "new_msg", `{"body":"yo","transport":"websocket"}`))
+		a.Expect(wstest.M(m.jr(jrA), wstest.Null, "room:i", "new_msg", `{"body":"yo","transport":"`+m.transport()+`"}`))
+		b.Expect(wstest.M(m.jr(jrB), wstest.Null, "room:i", "new_msg", `{"body":"yo","transport":"`+m.transport()+`"}`))
 	})
 }
 
@@ -459,7 +459,7 @@ func TestSocketSendToHandleInfo(t *testing.T) {
 			t.Fatal("Send to a joined channel returned false")
 		}
 		c.Expect(wstest.M(m.jr(jr), wstest.Null, "room:info", "info", `{"msg":"hello"}`))
-		if sock.Topic() != "room:info" || sock.ID() != "" || sock.Transport() != "websocket" {
+		if sock.Topic() != "room:info" || sock.ID() != "" || sock.Transport() != m.transport() {
 			t.Fatalf("socket: topic %q id %q transport %q", sock.Topic(), sock.ID(), sock.Transport())
 		}
 

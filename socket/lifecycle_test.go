@@ -46,7 +46,7 @@ func TestDisconnect(t *testing.T) {
 			t.Fatal(err)
 		}
 		// 1001, so that phoenix.js reconnects.
-		a.ExpectClose(websocket.StatusGoingAway)
+		expectClosed(a, m, websocket.StatusGoingAway)
 		for _, topic := range []string{"room:a1", "room:a2"} {
 			if err := s.rec.waitTerminated(t, topic, 1); err != channel.ErrDisconnected {
 				t.Fatalf("%s: Terminate reason %v, want ErrDisconnected", topic, err)
@@ -86,8 +86,8 @@ func TestShutdown(t *testing.T) {
 			}
 		}
 		// 1012 (service restart), so that phoenix.js reconnects.
-		a.ExpectClose(websocket.StatusServiceRestart)
-		b.ExpectClose(websocket.StatusServiceRestart)
+		expectClosed(a, m, websocket.StatusServiceRestart)
+		expectClosed(b, m, websocket.StatusServiceRestart)
 		if err := s.Shutdown(ctx); err != nil {
 			t.Fatalf("second Shutdown: %v", err)
 		}
@@ -110,7 +110,7 @@ func TestShutdownTimeout(t *testing.T) {
 		if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Shutdown: %v, want a wrapped DeadlineExceeded", err)
 		}
-		c.ExpectClose(websocket.StatusServiceRestart)
+		expectClosed(c, m, websocket.StatusServiceRestart)
 
 		s.rec.release("busy")
 		ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
@@ -126,7 +126,7 @@ func TestShutdownTimeout(t *testing.T) {
 
 func TestDecodeErrorCloses(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	runWS(t, func(t *testing.T, m mode) {
 		bad := []struct {
 			name   string
 			data   string
@@ -182,7 +182,7 @@ func TestDecodeErrorCloses(t *testing.T) {
 
 func TestInvalidUTF8Closes(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	runWS(t, func(t *testing.T, m mode) {
 		s := newServer(t, nil)
 		c := s.dial(t, m, "")
 		heartbeat(t, c)
@@ -193,7 +193,7 @@ func TestInvalidUTF8Closes(t *testing.T) {
 
 func TestMaxFrameSize(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	runWS(t, func(t *testing.T, m mode) {
 		const limit = 1024
 		s := newServer(t, &socket.Options{MaxFrameSize: limit})
 		c := s.dial(t, m, "")
@@ -217,7 +217,7 @@ func TestMaxFrameSize(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	runWS(t, func(t *testing.T, m mode) {
 		const idle = 100 * time.Millisecond
 		s := newServer(t, &socket.Options{IdleTimeout: idle})
 		c := s.dial(t, m, "")

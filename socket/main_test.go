@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/pyrehq/pyre/channel"
@@ -23,15 +24,18 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// mode is one serializer the end-to-end tests run under.
+// mode is one serializer and one transport the end-to-end tests run under.
 type mode struct {
 	name string
 	vsn  string
+	lp   bool // Long-poll instead of WebSocket.
 }
 
 var modes = []mode{
-	{"V1", "1.0.0"},
-	{"V2", "2.0.0"},
+	{"V1", "1.0.0", false},
+	{"V2", "2.0.0", false},
+	{"V1/longpoll", "1.0.0", true},
+	{"V2/longpoll", "2.0.0", true},
 }
 
 // jr is the join_ref a client of this mode sees on the wire for join_ref
@@ -45,16 +49,51 @@ func (m mode) jr(s string) string {
 
 func (m mode) v1() bool { return m.vsn == "1.0.0" }
 
-// run runs f once per mode, in parallel.
+// transport is the name handlers see for the mode's transport.
+func (m mode) transport() string {
+	if m.lp {
+		return "longpoll"
+	}
+	return "websocket"
+}
+
+// run runs f once per mode (both serializers over both transports), in
+// parallel.
 func run(t *testing.T, f func(t *testing.T, m mode)) {
 	t.Helper()
-	for _, m := range modes {
+	runModes(t, modes, f)
+}
+
+// runWS runs f once per serializer over WebSocket only: for what only a
+// WebSocket has (close codes, frame limits, binary frames to the client).
+func runWS(t *testing.T, f func(t *testing.T, m mode)) {
+	t.Helper()
+	runModes(t, modes[:2], f)
+}
+
+func runModes(t *testing.T, ms []mode, f func(t *testing.T, m mode)) {
+	t.Helper()
+	for _, m := range ms {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			f(t, m)
 		})
 	}
 }
+
+// expectClosed waits for the server to close c's connection: with code
+// over WebSocket; over long-poll, until a poll answers 410.
+func expectClosed(c *wstest.Client, m mode, code websocket.StatusCode) {
+	if m.lp {
+		c.ExpectGone()
+		return
+	}
+	c.ExpectClose(code)
+}
+
+// testWindow is the long-poll window of test servers: short, so that an
+// abandoned session ends within the tests' timeouts.
+const testWindow = time.Second
 
 // discard is the logger of every test server: the tests provoke warnings
 // and crash logs on purpose.
@@ -78,6 +117,9 @@ func newServer(t testing.TB, opts *socket.Options) *testServer {
 	}
 	if o.Logger == nil {
 		o.Logger = discard
+	}
+	if o.LongPoll == nil {
+		o.LongPoll = &socket.LongPollOptions{Window: testWindow}
 	}
 	srv, err := socket.New(&o)
 	if err != nil {
@@ -113,6 +155,9 @@ func (s *testServer) url(m mode, query string) string {
 // dial connects a client of mode m.
 func (s *testServer) dial(t testing.TB, m mode, query string) *wstest.Client {
 	t.Helper()
+	if m.lp {
+		return wstest.DialLongPoll(t, s.base(), query, m.vsn)
+	}
 	return wstest.Dial(t, s.url(m, query), m.vsn, nil)
 }
 
@@ -276,12 +321,16 @@ type joinParams struct {
 	Reply     json.RawMessage `json:"reply"`
 	AfterJoin bool            `json:"after_join"`
 	User      any             `json:"user"`
+	Gate      string          `json:"gate"` // Join blocks until the test opens this gate.
 }
 
 func (r *roomChannel) Join(_ context.Context, s *channel.Socket, topic string, payload protocol.Payload) (any, error) {
 	var p joinParams
 	if !payload.IsBinary() {
 		_ = json.Unmarshal(payload.Bytes(), &p)
+	}
+	if p.Gate != "" {
+		<-r.rec.gate(p.Gate)
 	}
 	switch {
 	case p.Reject:

@@ -73,6 +73,38 @@ type Options struct {
 	// Compress negotiates permessage-deflate. Off by default, as in Phoenix.
 	Compress bool
 
+	// LongPoll serves the long-poll transport at <mount>/longpoll when not
+	// nil. Off by default, as in Phoenix.
+	LongPoll *LongPollOptions
+
 	// Logger receives the server's logs. nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// Defaults of [LongPollOptions].
+const (
+	DefaultLongPollWindow  = transport.DefaultPollWindow
+	DefaultLongPollMaxBody = 8_000_000
+)
+
+// LongPollOptions configures the long-poll transport (Phoenix's
+// `longpoll:` socket options). The zero value uses every default.
+type LongPollOptions struct {
+	// Window is how long a poll waits for a message before it is answered
+	// with status 204, and how long a publish waits for each message to be
+	// handled before it is answered with 408. A session that has not
+	// polled for 1.5 windows ends, with its channels. Zero means 10 s.
+	Window time.Duration
+
+	// Secret keys the HMAC that signs session tokens. Every node behind
+	// one load balancer needs the same secret. Empty means a random secret
+	// for this Server: tokens then die with the process.
+	Secret []byte
+
+	// MaxAge is how long a session token is accepted. Zero means 14 days.
+	MaxAge time.Duration
+
+	// MaxBodyBytes bounds a publish request's body; a larger one is
+	// answered with HTTP 400. Zero means 8,000,000 bytes (Plug's limit).
+	MaxBodyBytes int64
 }

@@ -28,6 +28,7 @@ type Server struct {
 	origin *transport.OriginChecker
 	log    *slog.Logger
 	routes []route
+	lp     *longPoll // nil when long-poll is off.
 
 	wg sync.WaitGroup // One per connection being served.
 
@@ -61,7 +62,11 @@ func New(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{opts: o, ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}, nil
+	s := &Server{opts: o, ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
+	if o.LongPoll != nil {
+		s.lp = newLongPoll(*o.LongPoll)
+	}
+	return s, nil
 }
 
 // Channel routes topics matching pattern to handlers made by newHandler, one
@@ -88,11 +93,14 @@ func (s *Server) match(topic string) func() channel.Handler {
 // PubSub returns the server's PubSub.
 func (s *Server) PubSub() pubsub.PubSub { return s.ps }
 
-// ServeHTTP serves the transports: GET <mount>/websocket.
+// ServeHTTP serves the transports: GET <mount>/websocket, and
+// <mount>/longpoll when Options.LongPoll is set.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/websocket"):
 		s.serveWebSocket(w, r)
+	case s.lp != nil && strings.HasSuffix(r.URL.Path, "/longpoll"):
+		s.serveLongPoll(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -190,7 +198,8 @@ func (s *Server) remove(c *conn) {
 
 // connect runs the handshake steps every transport shares: vsn negotiation,
 // the Connect callback and the socket id. On failure it returns the HTTP
-// status to answer (0 when ErrorHandler wrote the response).
+// status to answer (0 when ErrorHandler wrote the response; w is nil when
+// the transport has no custom error responses).
 func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, info *ConnectInfo) (protocol.Serializer, map[string]any, string, int) {
 	vsn, _ := params["vsn"].(string)
 	if _, present := params["vsn"]; present && vsn == "" {
@@ -205,7 +214,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, 
 	if s.opts.Connect != nil {
 		assigns, err = s.opts.Connect(r.Context(), params, info)
 		if err != nil {
-			if errors.Is(err, ErrRefused) || s.opts.ErrorHandler == nil {
+			if errors.Is(err, ErrRefused) || s.opts.ErrorHandler == nil || w == nil {
 				s.log.Debug("connection refused", "transport", info.Transport, "err", err)
 				return nil, nil, "", http.StatusForbidden
 			}

@@ -28,6 +28,9 @@ var (
 	// does not read fast enough. The connection is cut without waiting for
 	// a close handshake the client would not read.
 	CloseSlowConsumer = CloseReason{websocket.StatusPolicyViolation, "slow consumer"}
+	// CloseInactive: a long-poll session had no poll for 1.5 poll windows
+	// (Phoenix's {:shutdown, :inactive}). There is no close frame to send.
+	CloseInactive = CloseReason{websocket.StatusNormalClosure, "inactive"}
 	// CloseNormal: the client closed the connection, or the handler ended it.
 	CloseNormal = CloseReason{websocket.StatusNormalClosure, "closed"}
 )

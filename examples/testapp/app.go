@@ -34,7 +34,7 @@ func NewApp(logger *slog.Logger) (*App, error) {
 		info bool
 		opts socket.Options
 	}{
-		{"/socket/", false, socket.Options{CheckOrigin: transport.OriginPolicy{Disabled: true}}},
+		{"/socket/", false, socket.Options{CheckOrigin: transport.OriginPolicy{Disabled: true}, LongPoll: &socket.LongPollOptions{}}},
 		{"/ws/", false, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
 		{"/ws/admin/", false, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
 		{"/ws/connect_info/", true, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},

@@ -59,7 +59,8 @@ type Options struct {
 // Client is one test WebSocket connection.
 type Client struct {
 	tb  testing.TB
-	ws  *websocket.Conn
+	ws  *websocket.Conn // nil for a long-poll client.
+	lp  *longPoll       // nil for a WebSocket client.
 	v1  bool
 	vsn string
 
@@ -129,16 +130,8 @@ func DialErr(tb testing.TB, url, vsn string, opts *Options) (*Client, *http.Resp
 		return nil, resp, err
 	}
 	ws.SetReadLimit(-1)
-	c := &Client{
-		tb:       tb,
-		ws:       ws,
-		v1:       !strings.HasPrefix(vsn, "2."),
-		vsn:      vsn,
-		joinRef:  10,
-		joinRefs: map[string]string{},
-		notify:   make(chan struct{}, 1),
-		done:     make(chan struct{}),
-	}
+	c := newClient(tb, vsn)
+	c.ws = ws
 	if opts.NoRead {
 		close(c.done)
 	} else {
@@ -146,6 +139,18 @@ func DialErr(tb testing.TB, url, vsn string, opts *Options) (*Client, *http.Resp
 	}
 	tb.Cleanup(c.CloseNow)
 	return c, resp, nil
+}
+
+func newClient(tb testing.TB, vsn string) *Client {
+	return &Client{
+		tb:       tb,
+		v1:       !strings.HasPrefix(vsn, "2."),
+		vsn:      vsn,
+		joinRef:  10,
+		joinRefs: map[string]string{},
+		notify:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
 }
 
 // URL returns base (an httptest server URL plus the mount, e.g.
@@ -196,13 +201,24 @@ func (c *Client) V1() bool { return c.v1 }
 
 // CloseNow closes the connection without a close handshake and waits for
 // the reader. It is registered with tb.Cleanup by Dial.
+// A long-poll client stops polling.
 func (c *Client) CloseNow() {
-	_ = c.ws.CloseNow()
+	if c.lp != nil {
+		c.lp.stop()
+	} else {
+		_ = c.ws.CloseNow()
+	}
 	<-c.done
 }
 
-// Close closes the connection with a close handshake (code 1000).
+// Close closes the connection with a close handshake (code 1000). A
+// long-poll client stops polling, and its session ends on the server once
+// the poll window has passed 1.5 times.
 func (c *Client) Close() {
+	if c.lp != nil {
+		c.CloseNow()
+		return
+	}
 	_ = c.ws.Close(websocket.StatusNormalClosure, "")
 	<-c.done
 }
@@ -225,6 +241,12 @@ func (c *Client) SendBytes(b []byte, binary bool) {
 
 func (c *Client) write(typ websocket.MessageType, b []byte) {
 	c.tb.Helper()
+	if c.lp != nil {
+		if err := c.lp.publish(b, typ == websocket.MessageBinary); err != nil {
+			c.tb.Fatalf("wstest: long-poll publish: %v", err)
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	if err := c.ws.Write(ctx, typ, b); err != nil {
@@ -602,6 +624,9 @@ func (c *Client) ExpectNone(d time.Duration) {
 // ignored.
 func (c *Client) ExpectClose(code websocket.StatusCode) {
 	c.tb.Helper()
+	if c.lp != nil {
+		c.tb.Fatal("wstest: ExpectClose on a long-poll client; use ExpectGone")
+	}
 	err := c.Wait(Timeout)
 	if err == nil {
 		c.tb.Fatalf("wstest: connection not closed within %v", Timeout)

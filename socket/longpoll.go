@@ -1,0 +1,273 @@
+package socket
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/transport"
+)
+
+const (
+	lpTokenHeader = "X-Phoenix-Longpoll-Token"
+	// maxPollBatch is how many lines of an ndjson publish are handled;
+	// Phoenix (1.7.24+, 1.8.9+) ignores the rest.
+	maxPollBatch = 100
+	// maxBase64Line is the longest base64 line of an ndjson publish.
+	maxBase64Line = 10_000_000
+)
+
+// longPoll is a Server's long-poll state: the token signer and the
+// sessions this node holds.
+type longPoll struct {
+	opts   LongPollOptions
+	signer *transport.TokenSigner
+
+	mu       sync.Mutex // Protects sessions.
+	sessions map[string]*lpSession
+}
+
+// lpSession is one long-poll session: a connection whose transport is a
+// transport.LongPoll instead of a WebSocket.
+type lpSession struct {
+	c *conn
+	p *transport.LongPoll
+}
+
+func newLongPoll(o LongPollOptions) *longPoll {
+	if o.Window <= 0 {
+		o.Window = DefaultLongPollWindow
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultLongPollMaxBody
+	}
+	return &longPoll{opts: o, signer: transport.NewTokenSigner(o.Secret, o.MaxAge), sessions: make(map[string]*lpSession)}
+}
+
+// resume finds the session a request's token names: the header
+// x-phoenix-longpoll-token when present, else the query parameter token.
+// It returns a nil session for a missing, forged or expired token, and for
+// a session that has ended or lives on another node, with the token found.
+//
+// Sessions are found on this node only, so a load balancer must send a
+// client's requests to the node that created its session (sticky
+// sessions). Reaching a session on another node through the PubSub, as
+// Phoenix does, would slot in here.
+func (s *Server) resume(r *http.Request) (sess *lpSession, token string) {
+	token = r.URL.Query().Get("token")
+	if vals := r.Header.Values(lpTokenHeader); len(vals) > 0 {
+		token = vals[0]
+	}
+	if token == "" {
+		return nil, ""
+	}
+	t, err := s.lp.signer.Verify(token, time.Now())
+	if err != nil || t.Node != s.ps.Node() {
+		return nil, token
+	}
+	s.lp.mu.Lock()
+	sess = s.lp.sessions[t.Session]
+	s.lp.mu.Unlock()
+	if sess == nil || sess.p.Closed() {
+		return nil, token
+	}
+	return sess, token
+}
+
+// serveLongPoll serves <mount>/longpoll as Phoenix's LongPoll plug does
+// (PROTOCOL.md §6.1): every answer but OPTIONS and a bad request is HTTP
+// 200 with the outcome in the JSON body's status.
+func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	if !s.origin.Allow(r) {
+		s.log.Error("origin of long-poll request is not allowed; configure CheckOrigin", "origin", r.Header.Get("Origin"))
+		writeStatus(w, http.StatusForbidden)
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Headers", strings.Join(r.Header.Values("Access-Control-Request-Headers"), ", "))
+		h.Set("Access-Control-Allow-Methods", "get, post, options")
+		h.Set("Access-Control-Max-Age", "3600")
+		w.WriteHeader(http.StatusOK)
+	case http.MethodGet:
+		sess, token := s.resume(r)
+		if sess != nil {
+			msgs, st := sess.p.Poll(r.Context())
+			writePoll(w, int(st), token, msgs)
+			return
+		}
+		s.newSession(w, r, token != "")
+	case http.MethodPost:
+		sess, _ := s.resume(r)
+		if sess == nil {
+			writeStatus(w, http.StatusGone)
+			return
+		}
+		s.publish(w, r, sess)
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+	}
+}
+
+// newSession connects a client (PROTOCOL.md §6.2) and answers 410 with the
+// new session's token, or 403 when Connect refuses.
+//
+// After Shutdown a client that had a session is told it is gone (410) and
+// a new one gets 503.
+func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken bool) {
+	params := ParseParams(r.URL.RawQuery)
+	info := newConnectInfo(r, "longpoll")
+	if s.opts.AuthToken {
+		info.AuthToken = r.Header.Get("X-Phoenix-AuthToken")
+	}
+	ser, assigns, id, status := s.connect(nil, r, params, info)
+	if status != http.StatusOK {
+		writeStatus(w, http.StatusForbidden)
+		return
+	}
+	c := newConn(s, ser, assigns, id, "longpoll")
+	if !s.add(c) {
+		if hadToken {
+			// The client's session is gone: phoenix.js reconnects on 410.
+			writeStatus(w, http.StatusGone)
+			return
+		}
+		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	sid := base64.RawURLEncoding.EncodeToString(raw[:])
+	sess := &lpSession{c: c}
+	sess.p = transport.NewLongPoll(&transport.LongPollOptions{
+		Window:     s.lp.opts.Window,
+		QueueBytes: s.opts.QueueBytes,
+		Logger:     s.log,
+	}, c.handleFrame, func(reason transport.CloseReason) {
+		s.lp.mu.Lock()
+		delete(s.lp.sessions, sid)
+		s.lp.mu.Unlock()
+		c.end(reason)
+		s.remove(c)
+	})
+	s.lp.mu.Lock()
+	s.lp.sessions[sid] = sess
+	s.lp.mu.Unlock()
+	c.attach(sess.p) // A Shutdown that came first closes the session here.
+	c.start()
+	token := s.lp.signer.Sign(transport.SessionToken{Node: s.ps.Node(), Session: sid}, time.Now())
+	writePoll(w, http.StatusGone, token, nil)
+}
+
+// publish hands a POST's messages to the session in order (PROTOCOL.md
+// §6.4): an ndjson body is up to 100 lines, "[..." lines being text frames
+// and the others base64 binary frames; any other body is one text frame.
+// Each frame is handled before the next is sent; one not handled within
+// the window, or that ends the session, answers 408 and the rest are
+// dropped.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *lpSession) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lp.opts.MaxBodyBytes))
+	if err != nil {
+		s.log.Warn("bad long-poll publish", "err", err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	ct := r.Header.Values("Content-Type")
+	if len(ct) != 1 || ct[0] != "application/x-ndjson" {
+		s.dispatchOrTimeout(w, sess, body, false)
+		return
+	}
+	for n := 0; n < maxPollBatch && body != nil; n++ {
+		var line []byte
+		line, body, _ = bytes.Cut(body, []byte("\n")) // body is nil after the last line.
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		binary := line[0] != '['
+		if binary {
+			if len(line) > maxBase64Line {
+				s.log.Warn("bad long-poll publish: base64 line too long", "bytes", len(line))
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			if line, err = base64.StdEncoding.AppendDecode(nil, line); err != nil {
+				s.log.Warn("bad long-poll publish: invalid base64 line", "err", err)
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+		}
+		if !s.dispatch(sess, line, binary) {
+			writeStatus(w, http.StatusRequestTimeout)
+			return
+		}
+	}
+	writeStatus(w, http.StatusOK)
+}
+
+func (s *Server) dispatchOrTimeout(w http.ResponseWriter, sess *lpSession, data []byte, binary bool) {
+	if !s.dispatch(sess, data, binary) {
+		writeStatus(w, http.StatusRequestTimeout)
+		return
+	}
+	writeStatus(w, http.StatusOK)
+}
+
+func (s *Server) dispatch(sess *lpSession, data []byte, binary bool) bool {
+	err := sess.p.Dispatch(data, binary)
+	if errors.Is(err, transport.ErrAckTimeout) {
+		s.log.Warn("long-poll publish timed out: the session did not handle a message within the window", "window", s.lp.opts.Window)
+	}
+	return err == nil
+}
+
+// writeStatus answers {"status":N} with HTTP 200.
+func writeStatus(w http.ResponseWriter, status int) {
+	buf := make([]byte, 0, 16)
+	buf = append(buf, `{"status":`...)
+	buf = strconv.AppendInt(buf, int64(status), 10)
+	buf = append(buf, '}')
+	writeJSON(w, buf)
+}
+
+// writePoll answers {"messages":[...],"status":N,"token":T} with HTTP 200,
+// each message a frame's text as a JSON string, keys in Phoenix's order.
+func writePoll(w http.ResponseWriter, status int, token string, msgs [][]byte) {
+	n := 48 + len(token)
+	for _, m := range msgs {
+		n += len(m) + len(m)/8 + 3
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, `{"messages":[`...)
+	for i, m := range msgs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = protocol.AppendString(buf, string(m))
+	}
+	buf = append(buf, `],"status":`...)
+	buf = strconv.AppendInt(buf, int64(status), 10)
+	buf = append(buf, `,"token":`...)
+	buf = protocol.AppendString(buf, token)
+	buf = append(buf, '}')
+	writeJSON(w, buf)
+}
+
+func writeJSON(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}

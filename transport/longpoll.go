@@ -1,0 +1,318 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pyrehq/pyre/protocol"
+)
+
+// Defaults of [LongPollOptions].
+const (
+	DefaultPollWindow = 10 * time.Second
+)
+
+// Errors of [LongPoll.Dispatch].
+var (
+	// ErrSessionClosed: the session has ended.
+	ErrSessionClosed = errors.New("transport: long-poll session closed")
+	// ErrAckTimeout: the session did not handle the frame within the poll
+	// window (Phoenix answers the publish with status 408).
+	ErrAckTimeout = errors.New("transport: long-poll session did not acknowledge in time")
+)
+
+// LongPollOptions configures one long-poll session. The zero value uses
+// every default.
+type LongPollOptions struct {
+	// Window is how long a poll waits for a frame before it is answered
+	// with 204, and how long a publish waits for the session to handle
+	// each frame. A session with no poll for 1.5 windows ends with
+	// CloseInactive. Zero means 10 s (Phoenix's window_ms).
+	Window time.Duration
+
+	// QueueBytes bounds the frames buffered between polls, in bytes. A
+	// send that would pass it ends the session with CloseSlowConsumer.
+	// Zero means 1 MiB.
+	QueueBytes int
+
+	// Logger receives the session's log lines. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *LongPollOptions) withDefaults() LongPollOptions {
+	var c LongPollOptions
+	if o != nil {
+		c = *o
+	}
+	if c.Window <= 0 {
+		c.Window = DefaultPollWindow
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// PollStatus is the outcome of [LongPoll.Poll], with the status code the
+// long-poll protocol reports for it.
+type PollStatus int
+
+// The outcomes of a poll.
+const (
+	PollMessages PollStatus = 200 // Frames are returned.
+	PollEmpty    PollStatus = 204 // The window passed, or a newer poll took over.
+	PollGone     PollStatus = 410 // The session has ended and nothing is left to send.
+)
+
+// LongPoll is one long-poll session: Phoenix's LongPoll.Server. Outbound
+// frames wait in a byte-bounded buffer until a poll takes them all;
+// inbound frames, from publish requests, are handed to the Handler one at
+// a time and in order. It holds no goroutine while idle: a poll or a
+// publish runs in its request's goroutine, the handler in a goroutine
+// started while frames wait for it, and the inactivity check on a timer.
+//
+// Every method may be called from any goroutine. Send and Close never
+// block.
+type LongPoll struct {
+	opts    LongPollOptions
+	h       Handler
+	onClose func(CloseReason)
+
+	mu          sync.Mutex  // Protects the following.
+	expiry      *time.Timer // The inactivity check.
+	out         [][]byte    // Text frames, oldest first.
+	outBytes    int
+	waiter      *waiter // The poll in flight, if any.
+	polls       int     // Polls in flight.
+	lastPoll    time.Time
+	closed      *CloseReason
+	in          []inbound
+	dispatching bool // A handler goroutine is running.
+}
+
+type waiter struct {
+	wake     chan struct{} // Closed to end the wait.
+	replaced bool          // A newer poll took over.
+}
+
+type inbound struct {
+	data   []byte
+	binary bool
+	done   chan error // Buffered; gets nil once handled, or why not.
+}
+
+// NewLongPoll starts a session whose inbound frames go to h. onClose is
+// called once, in a goroutine of its own, when the session ends for any
+// reason (Close, inactivity, an overflow, a Handler that returned a reason).
+func NewLongPoll(opts *LongPollOptions, h Handler, onClose func(CloseReason)) *LongPoll {
+	p := &LongPoll{opts: opts.withDefaults(), h: h, onClose: onClose, lastPoll: time.Now()}
+	p.mu.Lock()
+	p.expiry = time.AfterFunc(p.inactiveAfter(), p.checkInactive)
+	p.mu.Unlock()
+	return p
+}
+
+func (p *LongPoll) inactiveAfter() time.Duration { return p.opts.Window * 3 / 2 }
+
+// checkInactive ends the session when no poll was in flight or ended
+// within 1.5 windows, as Phoenix's :shutdown_if_inactive does.
+func (p *LongPoll) checkInactive() {
+	p.mu.Lock()
+	idle := p.polls == 0 && time.Since(p.lastPoll) > p.inactiveAfter()
+	if !idle && p.closed == nil {
+		p.expiry.Reset(p.inactiveAfter())
+	}
+	p.mu.Unlock()
+	if idle {
+		p.Close(CloseInactive)
+	}
+}
+
+// Send buffers f for the next poll, waking the poll in flight. It reports
+// false when the session has ended, or when f would overflow the buffer,
+// which ends the session with CloseSlowConsumer. Long-poll carries text
+// only (PROTOCOL.md §3.4): a binary frame is dropped with a warning.
+func (p *LongPoll) Send(f protocol.Frame) bool {
+	if f.Binary {
+		p.opts.Logger.Warn("dropping binary frame: long-poll carries text frames only", "bytes", len(f.Data))
+		return true
+	}
+	p.mu.Lock()
+	if p.closed != nil {
+		p.mu.Unlock()
+		return false
+	}
+	if p.outBytes+len(f.Data) > p.opts.QueueBytes && p.outBytes > 0 {
+		p.mu.Unlock()
+		p.opts.Logger.Warn("closing slow long-poll session", "queue_bytes", p.opts.QueueBytes)
+		p.Close(CloseSlowConsumer)
+		return false
+	}
+	p.out = append(p.out, f.Data)
+	p.outBytes += len(f.Data)
+	p.wakeLocked()
+	p.mu.Unlock()
+	return true
+}
+
+// wakeLocked ends the wait of the poll in flight. p.mu must be held.
+func (p *LongPoll) wakeLocked() {
+	if p.waiter != nil {
+		close(p.waiter.wake)
+		p.waiter = nil
+	}
+}
+
+// Close ends the session with reason. A poll in flight is answered with
+// what is still buffered, and later frames are refused. Only the first
+// reason counts.
+func (p *LongPoll) Close(reason CloseReason) {
+	p.mu.Lock()
+	if p.closed != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = &reason
+	p.wakeLocked()
+	p.expiry.Stop()
+	p.mu.Unlock()
+	go p.onClose(reason)
+}
+
+// Poll waits up to the window for frames and takes every buffered frame,
+// oldest first. It returns at once when frames are buffered or the session
+// has ended, and early, with PollEmpty, when ctx is done or a newer poll
+// takes over. The hand-off is atomic: frames are taken only by a poll that
+// returns them, so none is lost between polls.
+func (p *LongPoll) Poll(ctx context.Context) ([][]byte, PollStatus) {
+	p.mu.Lock()
+	p.lastPoll = time.Now()
+	if msgs, st, done := p.takeLocked(); done {
+		p.mu.Unlock()
+		return msgs, st
+	}
+	if p.waiter != nil {
+		p.waiter.replaced = true
+		p.wakeLocked()
+	}
+	w := &waiter{wake: make(chan struct{})}
+	p.waiter = w
+	p.polls++
+	p.mu.Unlock()
+
+	t := time.NewTimer(p.opts.Window)
+	select {
+	case <-w.wake:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.polls--
+	p.lastPoll = time.Now()
+	if p.waiter == w {
+		p.waiter = nil
+	}
+	if w.replaced || ctx.Err() != nil {
+		return nil, PollEmpty
+	}
+	if msgs, st, done := p.takeLocked(); done {
+		return msgs, st
+	}
+	return nil, PollEmpty
+}
+
+// takeLocked takes the buffered frames, or reports that the session has
+// ended; done is false when the poll has to wait. p.mu must be held.
+func (p *LongPoll) takeLocked() (msgs [][]byte, st PollStatus, done bool) {
+	if len(p.out) > 0 {
+		msgs = p.out
+		p.out, p.outBytes = nil, 0
+		return msgs, PollMessages, true
+	}
+	if p.closed != nil {
+		return nil, PollGone, true
+	}
+	return nil, 0, false
+}
+
+// Closed reports whether the session has ended.
+func (p *LongPoll) Closed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed != nil
+}
+
+// Dispatch hands one inbound frame to the Handler, after the frames
+// dispatched before it, and waits until the Handler has returned. It
+// returns ErrSessionClosed when the session has ended or ends because of
+// this frame (a Handler's close reason, or a text frame that is not
+// UTF-8), and ErrAckTimeout when the Handler has not returned within the
+// window; the frame is still handled later then.
+func (p *LongPoll) Dispatch(data []byte, binary bool) error {
+	in := inbound{data: data, binary: binary, done: make(chan error, 1)}
+	p.mu.Lock()
+	if p.closed != nil {
+		p.mu.Unlock()
+		return ErrSessionClosed
+	}
+	p.in = append(p.in, in)
+	if !p.dispatching {
+		p.dispatching = true
+		go p.dispatchLoop()
+	}
+	p.mu.Unlock()
+
+	t := time.NewTimer(p.opts.Window)
+	defer t.Stop()
+	select {
+	case err := <-in.done:
+		return err
+	case <-t.C:
+		return ErrAckTimeout
+	}
+}
+
+// dispatchLoop hands queued inbound frames to the Handler until none is
+// left; frames queued after the session ended are refused.
+func (p *LongPoll) dispatchLoop() {
+	for {
+		p.mu.Lock()
+		if len(p.in) == 0 {
+			p.dispatching = false
+			p.mu.Unlock()
+			return
+		}
+		in := p.in[0]
+		p.in[0] = inbound{}
+		p.in = p.in[1:]
+		closed := p.closed != nil
+		p.mu.Unlock()
+		if closed {
+			in.done <- ErrSessionClosed
+			continue
+		}
+		var reason *CloseReason
+		if !in.binary && !utf8.Valid(in.data) {
+			reason = &CloseInvalidUTF8
+		} else {
+			reason = p.h(in.data, in.binary)
+		}
+		if reason != nil {
+			p.opts.Logger.Warn("closing long-poll session", "reason", reason.Reason)
+			p.Close(*reason)
+			in.done <- ErrSessionClosed
+			continue
+		}
+		in.done <- nil
+	}
+}
