@@ -224,7 +224,7 @@ func TestTokenSigner(t *testing.T) {
 		t.Fatalf("same secret, other signer: %+v %v", got, err)
 	}
 	bad := map[string]string{
-		"other secret": transport.NewTokenSigner([]byte("other"), time.Hour).Sign(want, now),
+		"other secret":  transport.NewTokenSigner([]byte("other"), time.Hour).Sign(want, now),
 		"random secret": transport.NewTokenSigner(nil, 0).Sign(want, now),
 		"tampered":      strings.Replace(tok, tok[2:3], string("ABCD"[(strings.IndexByte("ABCD", tok[2])+1)%4]), 1),
 		"no dot":        strings.ReplaceAll(tok, ".", ""),
