@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,12 @@ type lpSession struct {
 func newLongPoll(o LongPollOptions) *longPoll {
 	if o.Window <= 0 {
 		o.Window = DefaultLongPollWindow
+	}
+	switch {
+	case o.ParkAfter == 0:
+		o.ParkAfter = DefaultParkAfter
+	case o.ParkAfter < 0:
+		o.ParkAfter = 0
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultLongPollMaxBody
@@ -102,8 +110,7 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		sess, token := s.resume(r)
 		if sess != nil {
-			msgs, st := sess.p.Poll(r.Context())
-			writePoll(w, int(st), token, msgs)
+			s.poll(w, r, sess, token)
 			return
 		}
 		s.newSession(w, r, token != "")
@@ -117,6 +124,61 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusBadRequest)
 	}
+}
+
+// poll answers a poll (PROTOCOL.md §6.3). A poll still waiting after
+// ParkAfter is parked: its connection is taken from net/http, which frees
+// the request's goroutines and buffers (most of what a waiting poll
+// costs), and the answer is written on it directly, with Connection:
+// close. Where the connection cannot be taken (HTTP/2), the poll waits in
+// the handler.
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *lpSession, token string) {
+	msgs, st, waiter := sess.p.PollOrPark(r.Context(), s.lp.opts.ParkAfter)
+	if waiter == nil {
+		writePoll(w, int(st), token, msgs)
+		return
+	}
+	header := w.Header().Clone()
+	nc, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		msgs, st = waiter.Wait(r.Context())
+		writePoll(w, int(st), token, msgs)
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	waiter.Park(func() bool { return connAlive(nc) }, func(msgs [][]byte, st transport.PollStatus) {
+		defer nc.Close()
+		_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, _ = nc.Write(appendRawResponse(nil, header, appendPoll(nil, int(st), token, msgs)))
+	})
+}
+
+// connAlive reports whether the client is still there: a read that must
+// return at once finds no EOF or error.
+func connAlive(nc net.Conn) bool {
+	_ = nc.SetReadDeadline(time.Now())
+	var b [1]byte
+	n, err := nc.Read(b[:])
+	_ = nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return n > 0 || errors.As(err, &ne) && ne.Timeout()
+}
+
+// appendRawResponse appends an HTTP/1.1 200 response with header and a
+// JSON body, closing the connection.
+func appendRawResponse(dst []byte, header http.Header, body []byte) []byte {
+	header.Set("Content-Type", "application/json; charset=utf-8")
+	header.Set("Cache-Control", "no-store")
+	header.Set("Content-Length", strconv.Itoa(len(body)))
+	header.Set("Connection", "close")
+	header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	var b bytes.Buffer
+	b.Write(dst)
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = header.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
 }
 
 // newSession connects a client (PROTOCOL.md §6.2) and answers 410 with the
@@ -240,14 +302,19 @@ func writeStatus(w http.ResponseWriter, status int) {
 	writeJSON(w, buf)
 }
 
-// writePoll answers {"messages":[...],"status":N,"token":T} with HTTP 200,
-// each message a frame's text as a JSON string, keys in Phoenix's order.
+// writePoll answers {"messages":[...],"status":N,"token":T} with HTTP 200.
 func writePoll(w http.ResponseWriter, status int, token string, msgs [][]byte) {
+	writeJSON(w, appendPoll(nil, status, token, msgs))
+}
+
+// appendPoll appends {"messages":[...],"status":N,"token":T}, each
+// message a frame's text as a JSON string, keys in Phoenix's order.
+func appendPoll(buf []byte, status int, token string, msgs [][]byte) []byte {
 	n := 48 + len(token)
 	for _, m := range msgs {
 		n += len(m) + len(m)/8 + 3
 	}
-	buf := make([]byte, 0, n)
+	buf = slices.Grow(buf, n)
 	buf = append(buf, `{"messages":[`...)
 	for i, m := range msgs {
 		if i > 0 {
@@ -259,8 +326,7 @@ func writePoll(w http.ResponseWriter, status int, token string, msgs [][]byte) {
 	buf = strconv.AppendInt(buf, int64(status), 10)
 	buf = append(buf, `,"token":`...)
 	buf = protocol.AppendString(buf, token)
-	buf = append(buf, '}')
-	writeJSON(w, buf)
+	return append(buf, '}')
 }
 
 func writeJSON(w http.ResponseWriter, body []byte) {

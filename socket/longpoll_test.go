@@ -100,6 +100,20 @@ func lpPoll(t testing.TB, s *testServer, token string) (int, []wstest.Msg) {
 	return a.Status, msgs
 }
 
+// lpCollect polls until n messages have come, or a poll comes back empty.
+func lpCollect(t testing.TB, s *testServer, token string, n int) []wstest.Msg {
+	t.Helper()
+	var all []wstest.Msg
+	for len(all) < n {
+		st, msgs := lpPoll(t, s, token)
+		if st != 200 {
+			break
+		}
+		all = append(all, msgs...)
+	}
+	return all
+}
+
 // expectMsgs checks got against want, in order.
 func expectMsgs(t testing.TB, got []wstest.Msg, want ...wstest.Msg) {
 	t.Helper()
@@ -261,10 +275,7 @@ func TestLongPollBatch(t *testing.T) {
 	if st := lpPublish(t, s, token, h, body); st != 200 {
 		t.Fatalf("publish: status %d", st)
 	}
-	st, msgs := lpPoll(t, s, token)
-	if st != 200 {
-		t.Fatalf("poll: status %d", st)
-	}
+	msgs := lpCollect(t, s, token, 3)
 	// The stale line is dropped; the binary push is handled (its binary
 	// reply cannot travel over long-poll and is dropped).
 	expectMsgs(t, msgs,
@@ -285,7 +296,7 @@ func TestLongPollBatch(t *testing.T) {
 	if st := lpPublish(t, s, token, h, body); st != 200 {
 		t.Fatalf("publish 101 lines: status %d", st)
 	}
-	_, msgs = lpPoll(t, s, token)
+	msgs = lpCollect(t, s, token, 100)
 	if len(msgs) != 100 {
 		t.Fatalf("101 lines gave %d replies, want 100", len(msgs))
 	}
@@ -293,6 +304,9 @@ func TestLongPollBatch(t *testing.T) {
 		if m.Ref != fmt.Sprint(100+i) {
 			t.Fatalf("reply %d has ref %s, want %d", i, m.Ref, 100+i)
 		}
+	}
+	if st, extra := lpPoll(t, s, token); st != 204 {
+		t.Fatalf("line 101 was handled: %v", extra)
 	}
 
 	// Invalid base64 is a bad request; the session lives on.
@@ -304,8 +318,7 @@ func TestLongPollBatch(t *testing.T) {
 	if st := lpPublish(t, s, token, http.Header{"Content-Type": {""}}, `["1","7","room:b","echo",{}]`); st != 200 {
 		t.Fatalf("empty content-type: status %d", st)
 	}
-	_, msgs = lpPoll(t, s, token)
-	expectMsgs(t, msgs, wstest.Reply("1", "7", "room:b", "ok", `{}`))
+	expectMsgs(t, lpCollect(t, s, token, 1), wstest.Reply("1", "7", "room:b", "ok", `{}`))
 }
 
 func TestLongPollPublishTimeout(t *testing.T) {
@@ -348,7 +361,12 @@ func TestLongPollDecodeErrorEndsSession(t *testing.T) {
 
 func TestLongPollPoll(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 200 * time.Millisecond}})
+	t.Run("in handler", func(t *testing.T) { testLongPollPoll(t, -1) })
+	t.Run("parked", func(t *testing.T) { testLongPollPoll(t, 20*time.Millisecond) })
+}
+
+func testLongPollPoll(t *testing.T, parkAfter time.Duration) {
+	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 200 * time.Millisecond, ParkAfter: parkAfter}})
 	token := lpOpen(t, s, "vsn=2.0.0")
 
 	// Nothing buffered: 204 after the window.
@@ -407,7 +425,7 @@ func TestLongPollNoLoss(t *testing.T) {
 		if !m.lp {
 			return
 		}
-		s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 20 * time.Millisecond}})
+		s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 20 * time.Millisecond, ParkAfter: 5 * time.Millisecond}})
 		c := s.dial(t, m, "")
 		joinOK(t, c, m, "room:n", "")
 		const n = 500

@@ -95,6 +95,10 @@ func expectClosed(c *wstest.Client, m mode, code websocket.StatusCode) {
 // abandoned session ends within the tests' timeouts.
 const testWindow = time.Second
 
+// testParkAfter parks polls early, so that every long-poll test has polls
+// answered both from the handler and parked.
+const testParkAfter = 30 * time.Millisecond
+
 // discard is the logger of every test server: the tests provoke warnings
 // and crash logs on purpose.
 var discard = slog.New(slog.DiscardHandler)
@@ -119,7 +123,7 @@ func newServer(t testing.TB, opts *socket.Options) *testServer {
 		o.Logger = discard
 	}
 	if o.LongPoll == nil {
-		o.LongPoll = &socket.LongPollOptions{Window: testWindow}
+		o.LongPoll = &socket.LongPollOptions{Window: testWindow, ParkAfter: testParkAfter}
 	}
 	srv, err := socket.New(&o)
 	if err != nil {

@@ -85,6 +85,7 @@ type Options struct {
 const (
 	DefaultLongPollWindow  = transport.DefaultPollWindow
 	DefaultLongPollMaxBody = 8_000_000
+	DefaultParkAfter       = time.Second
 )
 
 // LongPollOptions configures the long-poll transport (Phoenix's
@@ -103,6 +104,15 @@ type LongPollOptions struct {
 
 	// MaxAge is how long a session token is accepted. Zero means 14 days.
 	MaxAge time.Duration
+
+	// ParkAfter is how long a poll waits in its request's goroutine before
+	// it is parked: its connection is taken from net/http, so that a
+	// waiting poll holds a few KiB instead of net/http's goroutines and
+	// buffers (about 20 KiB), and it is answered with Connection: close,
+	// the client's next poll opening a new connection. A busy session is
+	// answered before it parks and keeps its connection. Zero means 1 s;
+	// negative never parks.
+	ParkAfter time.Duration
 
 	// MaxBodyBytes bounds a publish request's body; a larger one is
 	// answered with HTTP 400. Zero means 8,000,000 bytes (Plug's limit).

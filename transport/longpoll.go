@@ -97,9 +97,14 @@ type LongPoll struct {
 	dispatching bool // A handler goroutine is running.
 }
 
+// waiter is the poll in flight. Its fields are protected by LongPoll.mu.
 type waiter struct {
 	wake     chan struct{} // Closed to end the wait.
+	deadline time.Time     // The end of the window.
 	replaced bool          // A newer poll took over.
+	done     bool          // finish has run.
+	fire     func()        // For a parked poll: finishes it and delivers.
+	timer    *time.Timer   // For a parked poll: the window.
 }
 
 type inbound struct {
@@ -164,9 +169,12 @@ func (p *LongPoll) Send(f protocol.Frame) bool {
 
 // wakeLocked ends the wait of the poll in flight. p.mu must be held.
 func (p *LongPoll) wakeLocked() {
-	if p.waiter != nil {
-		close(p.waiter.wake)
+	if w := p.waiter; w != nil {
+		close(w.wake)
 		p.waiter = nil
+		if w.fire != nil {
+			go w.fire()
+		}
 	}
 }
 
@@ -192,43 +200,117 @@ func (p *LongPoll) Close(reason CloseReason) {
 // takes over. The hand-off is atomic: frames are taken only by a poll that
 // returns them, so none is lost between polls.
 func (p *LongPoll) Poll(ctx context.Context) ([][]byte, PollStatus) {
+	msgs, st, w := p.PollOrPark(ctx, 0)
+	if w != nil {
+		return w.Wait(ctx)
+	}
+	return msgs, st
+}
+
+// PollOrPark is Poll that gives up waiting in the caller's goroutine after
+// parkAfter (0: never): it then returns a non-nil *Waiter, the poll still
+// in flight, which the caller must finish with [Waiter.Wait] or
+// [Waiter.Park].
+func (p *LongPoll) PollOrPark(ctx context.Context, parkAfter time.Duration) ([][]byte, PollStatus, *Waiter) {
 	p.mu.Lock()
 	p.lastPoll = time.Now()
 	if msgs, st, done := p.takeLocked(); done {
 		p.mu.Unlock()
-		return msgs, st
+		return msgs, st, nil
 	}
 	if p.waiter != nil {
 		p.waiter.replaced = true
 		p.wakeLocked()
 	}
-	w := &waiter{wake: make(chan struct{})}
+	w := &waiter{wake: make(chan struct{}), deadline: time.Now().Add(p.opts.Window)}
 	p.waiter = w
 	p.polls++
 	p.mu.Unlock()
+	if parkAfter > 0 && parkAfter < p.opts.Window {
+		if !p.wait(ctx, w, time.Now().Add(parkAfter)) {
+			return nil, 0, &Waiter{p: p, w: w}
+		}
+	} else {
+		p.wait(ctx, w, w.deadline)
+	}
+	msgs, st := p.finish(w, ctx.Err() == nil)
+	return msgs, st, nil
+}
 
-	t := time.NewTimer(p.opts.Window)
+// wait blocks until w is woken, ctx is done or until; it reports false
+// when until came first and comes before w's deadline.
+func (p *LongPoll) wait(ctx context.Context, w *waiter, until time.Time) bool {
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
 	select {
 	case <-w.wake:
-	case <-t.C:
 	case <-ctx.Done():
+	case <-t.C:
+		return !until.Before(w.deadline)
 	}
-	t.Stop()
+	return true
+}
 
+// finish ends the poll w: it takes the buffered frames when the poll may
+// still deliver them (alive, not replaced), else returns PollEmpty.
+func (p *LongPoll) finish(w *waiter, alive bool) ([][]byte, PollStatus) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if w.done {
+		return nil, PollEmpty
+	}
+	w.done = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	p.polls--
 	p.lastPoll = time.Now()
 	if p.waiter == w {
 		p.waiter = nil
 	}
-	if w.replaced || ctx.Err() != nil {
+	if w.replaced || !alive {
 		return nil, PollEmpty
 	}
 	if msgs, st, done := p.takeLocked(); done {
 		return msgs, st
 	}
 	return nil, PollEmpty
+}
+
+// Waiter is a poll still in flight, returned by [LongPoll.PollOrPark].
+type Waiter struct {
+	p *LongPoll
+	w *waiter
+}
+
+// Wait goes on waiting in the caller's goroutine, as Poll does.
+func (wt *Waiter) Wait(ctx context.Context) ([][]byte, PollStatus) {
+	wt.p.wait(ctx, wt.w, wt.w.deadline)
+	return wt.p.finish(wt.w, ctx.Err() == nil)
+}
+
+// Park goes on waiting with no goroutine: deliver is called once, in a
+// goroutine of its own, with the poll's outcome, when a frame arrives,
+// the session ends, a newer poll takes over or the window passes. alive
+// is asked just before frames would be taken; when it reports false, the
+// frames stay for the next poll and deliver gets PollEmpty.
+func (wt *Waiter) Park(alive func() bool, deliver func([][]byte, PollStatus)) {
+	p, w := wt.p, wt.w
+	var once sync.Once // The timer and a wake-up may both fire.
+	fire := func() {
+		once.Do(func() { deliver(p.finish(w, alive())) })
+	}
+	p.mu.Lock()
+	select {
+	case <-w.wake: // Woken already.
+		p.mu.Unlock()
+		go fire()
+		return
+	default:
+	}
+	w.fire = fire
+	w.timer = time.AfterFunc(time.Until(w.deadline), fire)
+	p.mu.Unlock()
 }
 
 // takeLocked takes the buffered frames, or reports that the session has
