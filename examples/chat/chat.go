@@ -7,23 +7,33 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/presence"
 	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
 )
 
 // Chat serves the page, phoenix.js and the socket.
 type Chat struct {
-	mux    *http.ServeMux
-	socket *socket.Server
+	mux      *http.ServeMux
+	socket   *socket.Server
+	presence *presence.Tracker
 }
 
 // NewChat mounts the socket at /socket, the page at / and phoenix.js at
 // /vendor/phoenix.mjs.
 func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
+	ps := pubsub.NewLocal("")
+	tracker, err := presence.New(ps, &presence.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	s, err := socket.New(&socket.Options{
+		PubSub: ps,
 		Logger: logger,
 		Connect: func(_ context.Context, params socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
 			name := strings.TrimSpace(params.Get("user"))
@@ -34,9 +44,10 @@ func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
 		},
 	})
 	if err != nil {
+		_ = tracker.Shutdown(context.Background())
 		return nil, err
 	}
-	s.Channel("room:*", func() channel.Handler { return &Room{} })
+	s.Channel("room:*", func() channel.Handler { return &Room{presence: tracker} })
 	mux := http.NewServeMux()
 	mux.Handle("/socket/", s)
 	mux.HandleFunc("GET /vendor/phoenix.mjs", func(w http.ResponseWriter, r *http.Request) {
@@ -44,21 +55,37 @@ func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
 		http.ServeFile(w, r, phoenixJS)
 	})
 	mux.Handle("/", http.FileServer(http.Dir(staticDir)))
-	return &Chat{mux: mux, socket: s}, nil
+	return &Chat{mux: mux, socket: s, presence: tracker}, nil
 }
 
 func (c *Chat) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
 
-// Shutdown closes every socket.
-func (c *Chat) Shutdown(ctx context.Context) error { return c.socket.Shutdown(ctx) }
+// Shutdown closes every socket, then stops the presence tracker.
+func (c *Chat) Shutdown(ctx context.Context) error {
+	return errors.Join(c.socket.Shutdown(ctx), c.presence.Shutdown(ctx))
+}
 
 // Room is a chat room: every message pushed as new_msg is broadcast to the
-// room with the sender's name.
-type Room struct{}
+// room with the sender's name, and everyone sees who is online.
+type Room struct {
+	presence *presence.Tracker
+}
+
+// trackMe is the after-join message: pushes wait for the join reply.
+type trackMe struct{}
 
 // Join accepts everyone.
-func (*Room) Join(context.Context, *channel.Socket, string, protocol.Payload) (any, error) {
+func (*Room) Join(_ context.Context, s *channel.Socket, _ string, _ protocol.Payload) (any, error) {
+	s.Send(trackMe{})
 	return nil, nil
+}
+
+// HandleInfo tracks the user under their name (two tabs: two metas under
+// one key) and pushes presence_state. The entry goes when the channel ends.
+func (r *Room) HandleInfo(ctx context.Context, s *channel.Socket, _ any) error {
+	user, _ := s.Assigns["user"].(string)
+	_, err := r.presence.TrackAndPushState(ctx, s, user, map[string]any{"online_at": time.Now().UnixMilli()})
+	return err
 }
 
 // HandleIn broadcasts new_msg {user, body}.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func TestChatBroadcastsMessages(t *testing.T) {
 	dir := t.TempDir()
@@ -64,6 +70,17 @@ func TestChatBroadcastsMessages(t *testing.T) {
 	if got, want := read(), `["1","1","room:lobby","phx_reply",{"status":"ok","response":{}}]`; got != want {
 		t.Fatalf("join: got %s, want %s", got, want)
 	}
+	// Who is online: the state (alice herself), then the diff of her join.
+	var state presences
+	payloadOf(t, read(), `["1",null,"room:lobby","presence_state",`, &state)
+	if len(state) != 1 || len(state["alice"].Metas) != 1 || state["alice"].Metas[0]["phx_ref"] == nil {
+		t.Fatalf("presence_state: %+v", state)
+	}
+	var diff struct{ Joins, Leaves presences }
+	payloadOf(t, read(), `[null,null,"room:lobby","presence_diff",`, &diff)
+	if len(diff.Joins["alice"].Metas) != 1 || len(diff.Leaves) != 0 {
+		t.Fatalf("presence_diff: %+v", diff)
+	}
 	send(`["1","2","room:lobby","new_msg",{"body":"hi"}]`)
 	got := []string{read(), read()}
 	want := []string{
@@ -79,5 +96,75 @@ func TestChatBroadcastsMessages(t *testing.T) {
 	_, resp, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/socket/websocket?vsn=2.0.0", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("connect without a name: err %v, resp %v; want 403", err, resp)
+	}
+}
+
+type presences map[string]struct {
+	Metas []map[string]any `json:"metas"`
+}
+
+// payloadOf checks that frame starts with prefix and decodes its payload
+// (the frame's last element) into v.
+func payloadOf(t *testing.T, frame, prefix string, v any) {
+	t.Helper()
+	if !strings.HasPrefix(frame, prefix) || !strings.HasSuffix(frame, "]") {
+		t.Fatalf("got %s, want a frame starting with %s", frame, prefix)
+	}
+	if err := json.Unmarshal([]byte(frame[len(prefix):len(frame)-1]), v); err != nil {
+		t.Fatalf("payload of %s: %v", frame, err)
+	}
+}
+
+func TestChatShowsWhoIsOnline(t *testing.T) {
+	dir := t.TempDir()
+	chat, err := NewChat(slog.New(slog.DiscardHandler), dir, filepath.Join(dir, "phoenix.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(chat)
+	defer srv.Close()
+	defer chat.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	dial := func(user string) (*websocket.Conn, func() string) {
+		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0&user=" + user
+		ws, _, err := websocket.Dial(ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ws.Write(ctx, websocket.MessageText, []byte(`["1","1","room:lobby","phx_join",{}]`)); err != nil {
+			t.Fatal(err)
+		}
+		return ws, func() string {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+	}
+	alice, readAlice := dial("alice")
+	defer alice.CloseNow()
+	readAlice() // join reply
+	readAlice() // presence_state
+	readAlice() // her own join
+	bob, readBob := dial("bob")
+	readBob()
+	var state presences
+	payloadOf(t, readBob(), `["1",null,"room:lobby","presence_state",`, &state)
+	if len(state) != 2 || state["alice"].Metas == nil || state["bob"].Metas == nil {
+		t.Fatalf("bob's presence_state: %+v", state)
+	}
+	var diff struct{ Joins, Leaves presences }
+	payloadOf(t, readAlice(), `[null,null,"room:lobby","presence_diff",`, &diff)
+	if len(diff.Joins["bob"].Metas) != 1 {
+		t.Fatalf("alice saw %+v, want bob's join", diff)
+	}
+	bob.CloseNow()
+	diff.Joins, diff.Leaves = nil, nil
+	payloadOf(t, readAlice(), `[null,null,"room:lobby","presence_diff",`, &diff)
+	if len(diff.Leaves["bob"].Metas) != 1 || len(diff.Joins) != 0 {
+		t.Fatalf("alice saw %+v, want bob's leave", diff)
 	}
 }

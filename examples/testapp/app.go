@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/presence"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
@@ -19,10 +20,11 @@ import (
 
 // App is the reference app: its socket mounts and HTTP routes.
 type App struct {
-	mux     *http.ServeMux
-	ps      *pubsub.Local
-	sockets []*socket.Server
-	main    *socket.Server
+	mux      *http.ServeMux
+	ps       *pubsub.Local
+	sockets  []*socket.Server
+	main     *socket.Server
+	presence *presence.Tracker
 }
 
 // NewApp builds the app of APP.md.
@@ -39,6 +41,7 @@ func NewApp(logger *slog.Logger) (*App, error) {
 		{"/ws/admin/", false, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
 		{"/ws/connect_info/", true, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
 	}
+	a.presence = newPresence(a.ps, logger)
 	for _, m := range mounts {
 		opts := m.opts
 		opts.PubSub = a.ps
@@ -50,6 +53,7 @@ func NewApp(logger *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		s.Channel("room:*", func() channel.Handler { return &RoomChannel{} })
+		s.Channel("presence:*", presenceChannel(a.presence))
 		s.Channel("bench:*", func() channel.Handler { return &BenchChannel{} })
 		a.mux.Handle(m.path, s)
 		a.sockets = append(a.sockets, s)
@@ -68,6 +72,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	for _, s := range a.sockets {
 		errs = append(errs, s.Shutdown(ctx))
 	}
+	errs = append(errs, a.presence.Shutdown(ctx))
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,6 @@
 // The chat page's client: the official phoenix.js, served by the chat server
 // from node_modules as an ES module. No framework, no build step.
-import { Socket } from "/vendor/phoenix.mjs";
+import { Presence, Socket } from "/vendor/phoenix.mjs";
 
 const $ = (id) => document.getElementById(id);
 const loginForm = $("login");
@@ -12,6 +12,8 @@ const composer = $("composer");
 const bodyInput = $("body");
 const sendButton = $("send");
 const notice = $("notice");
+const online = $("online");
+const onlineCount = $("online-count");
 
 let socket = null;
 let channel = null;
@@ -43,11 +45,31 @@ function addMessage({ user, body }) {
   li.scrollIntoView({ block: "end" });
 }
 
+// Who is online: one line per name, with the number of tabs when several.
+function renderOnline(presence) {
+  const people = presence.list((name, { metas }) => ({ name, tabs: metas.length }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  online.replaceChildren(...people.map(({ name, tabs }) => {
+    const li = document.createElement("li");
+    li.textContent = name;
+    if (tabs > 1) {
+      const n = document.createElement("span");
+      n.className = "tabs";
+      n.textContent = ` ×${tabs}`;
+      li.append(n);
+    }
+    return li;
+  }));
+  onlineCount.textContent = String(people.length);
+}
+
 // Back to the name form, e.g. after the server refused the connection.
 function reset(message) {
   if (socket) socket.disconnect();
   socket = null;
   channel = null;
+  online.replaceChildren();
+  onlineCount.textContent = "0";
   nameInput.disabled = false;
   joinButton.disabled = false;
   setComposer(false);
@@ -75,6 +97,10 @@ function join(name) {
 
   channel = socket.channel("room:lobby", {});
   channel.on("new_msg", addMessage);
+  // The server pushes presence_state after every join and broadcasts
+  // presence_diff on every change; Presence keeps the list in step.
+  const presence = new Presence(channel);
+  presence.onSync(() => renderOnline(presence));
   channel.onError(() => {
     setStatus("reconnecting…", "connecting");
     setComposer(false);

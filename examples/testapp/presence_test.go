@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/pyrehq/pyre/internal/wstest"
+	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/transport"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// presenceServer serves UserSocket with the presence:* route only, on its
+// own tracker, and stops both when the test ends.
+func presenceServer(t *testing.T) string {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	ps := pubsub.NewLocal("")
+	tr := newPresence(ps, logger)
+	srv, err := socket.New(&socket.Options{
+		PubSub: ps, Logger: logger, Connect: userConnect(false), ID: userID,
+		CheckOrigin: transport.OriginPolicy{Disabled: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Channel("presence:*", presenceChannel(tr))
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		_ = srv.Shutdown(context.Background())
+		hs.Close()
+		_ = tr.Shutdown(context.Background())
+	})
+	return hs.URL + "/socket"
+}
+
+type presenceMeta struct {
+	OnlineAt float64 `json:"online_at"`
+	Ref      string  `json:"phx_ref"`
+	RefPrev  string  `json:"phx_ref_prev"`
+	Status   string  `json:"status"`
+}
+
+type presences map[string]struct {
+	Metas []presenceMeta `json:"metas"`
+}
+
+type diff struct {
+	Joins  presences `json:"joins"`
+	Leaves presences `json:"leaves"`
+}
+
+// read takes the next frame, which must be event on topic (a push with the
+// join_ref, or a broadcast without), and decodes its payload into v.
+func read(t *testing.T, c *wstest.Client, topic, event string, v any) {
+	t.Helper()
+	m := c.Read()
+	if m.Topic != topic || m.Event != event {
+		t.Fatalf("got %v, want %s on %s", m, event, topic)
+	}
+	if err := json.Unmarshal([]byte(m.Payload), v); err != nil {
+		t.Fatalf("%s payload %s: %v", event, m.Payload, err)
+	}
+}
+
+func TestPresenceChannel(t *testing.T) {
+	base := presenceServer(t)
+	const topic = "presence:lobby"
+
+	ann := wstest.Dial(t, wstest.URL(base, "user_id=u1", "2.0.0"), "2.0.0", nil)
+	jr, ref := ann.Join(topic, `{"name":"ann"}`)
+	ann.Expect(wstest.Reply(jr, ref, topic, "ok", `{}`))
+	var state presences
+	read(t, ann, topic, "presence_state", &state)
+	if len(state) != 1 || len(state["ann"].Metas) != 1 || state["ann"].Metas[0].OnlineAt == 0 || state["ann"].Metas[0].Ref == "" {
+		t.Fatalf("ann's presence_state: %+v", state)
+	}
+	annRef := state["ann"].Metas[0].Ref
+	var d diff
+	read(t, ann, topic, "presence_diff", &d)
+	if len(d.Joins) != 1 || d.Joins["ann"].Metas[0].Ref != annRef || len(d.Leaves) != 0 {
+		t.Fatalf("ann's own join: %+v", d)
+	}
+
+	// No name: the user_id.
+	u2 := wstest.Dial(t, wstest.URL(base, "user_id=u2", "1.0.0"), "1.0.0", nil)
+	jr, ref = u2.Join(topic, `{}`)
+	u2.Expect(wstest.Reply(wstest.Null, ref, topic, "ok", `{}`))
+	_ = jr
+	state = nil
+	read(t, u2, topic, "presence_state", &state)
+	if len(state) != 2 || state["ann"].Metas[0].Ref != annRef || len(state["u2"].Metas) != 1 {
+		t.Fatalf("u2's presence_state: %+v", state)
+	}
+	u2Meta := state["u2"].Metas[0]
+	d = diff{}
+	read(t, u2, topic, "presence_diff", &d) // Its own join, after the state.
+	if d.Joins["u2"].Metas[0] != u2Meta {
+		t.Fatalf("u2 saw %+v, want its own join", d)
+	}
+	d = diff{}
+	read(t, ann, topic, "presence_diff", &d)
+	if d.Joins["u2"].Metas[0].Ref != u2Meta.Ref {
+		t.Fatalf("ann saw %+v, want u2's join", d)
+	}
+
+	// Neither: "anonymous".
+	anon := wstest.Dial(t, wstest.URL(base, "", "2.0.0"), "2.0.0", nil)
+	jr, ref = anon.Join(topic, `{"name":""}`)
+	anon.Expect(wstest.Reply(jr, ref, topic, "ok", `{}`))
+	d = diff{}
+	read(t, ann, topic, "presence_diff", &d)
+	if len(d.Joins["anonymous"].Metas) != 1 {
+		t.Fatalf("ann saw %+v, want anonymous's join", d)
+	}
+	d = diff{}
+	read(t, u2, topic, "presence_diff", &d)
+	if len(d.Joins["anonymous"].Metas) != 1 {
+		t.Fatalf("u2 saw %+v, want anonymous's join", d)
+	}
+
+	// update: merged into the meta, online_at kept, one diff.
+	ref = u2.Push(topic, "update", `{"status":"away","online_at":1}`)
+	u2.Expect(wstest.Reply(wstest.Null, ref, topic, "ok", `{}`))
+	d = diff{}
+	read(t, ann, topic, "presence_diff", &d)
+	j, l := d.Joins["u2"].Metas, d.Leaves["u2"].Metas
+	if len(j) != 1 || len(l) != 1 || l[0] != u2Meta || j[0].Status != "away" || j[0].OnlineAt != u2Meta.OnlineAt ||
+		j[0].RefPrev != u2Meta.Ref || j[0].Ref == u2Meta.Ref {
+		t.Fatalf("update diff %+v, want u2 %+v leaving and coming back away", d, u2Meta)
+	}
+	read(t, u2, topic, "presence_diff", &diff{}) // u2 gets it too.
+	ref = u2.Push(topic, "update", `[1]`)
+	u2.Expect(wstest.Reply(wstest.Null, ref, topic, "error", `{"reason":"payload must be an object"}`))
+
+	// u2's connection drops: everyone sees it leave.
+	u2.CloseNow()
+	d = diff{}
+	read(t, ann, topic, "presence_diff", &d)
+	if len(d.Leaves["u2"].Metas) != 1 || d.Leaves["u2"].Metas[0].Ref != j[0].Ref || len(d.Joins) != 0 {
+		t.Fatalf("after u2 dropped: %+v", d)
+	}
+}
+
+func TestPresenceKey(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		candidates []any
+		want       string
+	}{
+		{"name", []any{"ann", "u1"}, "ann"},
+		{"empty name", []any{"", "u1"}, "u1"},
+		{"number", []any{42.0, "u1"}, "42"},
+		{"nothing", []any{nil, nil}, "anonymous"},
+		{"not a key", []any{true, map[string]any{}}, "anonymous"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := presenceKey(tc.candidates...); got != tc.want {
+				t.Fatalf("presenceKey(%v) = %q, want %q", tc.candidates, got, tc.want)
+			}
+		})
+	}
+}
