@@ -7,6 +7,12 @@
 // ([Message.Frame]), so a broadcast to many sockets is encoded once per
 // serializer, never once per subscriber.
 //
+// [Cluster] links several in-process nodes, each a [ClusterNode] with its
+// own name: Broadcast on one reaches the subscribers of every connected
+// node, DirectBroadcast one named node, as a multi-node adapter would. It
+// serves tests and examples of multi-node features (presence), with
+// [ClusterNode.Disconnect] to cut a node off.
+//
 // # Concurrency
 //
 // Every method of [Local] is safe for concurrent use. Broadcasts deliver in

@@ -17,8 +17,9 @@
 //	srv.Channel("room:*", func() channel.Handler { return &Room{} })
 //	mux.Handle("/socket/", srv) // phoenix.js: new Socket("/socket")
 //
-// The server answers GET requests for any path ending in /websocket; other
-// paths get 404. It never opens a listener of its own. From the rest of
+// The server answers GET requests for any path ending in /websocket and,
+// with [Options.LongPoll], the long-poll transport at any path ending in
+// /longpoll; other paths get 404. It never opens a listener of its own. From the rest of
 // the application, [Server.Broadcast] and [Server.LocalBroadcast] send to
 // every client of a topic, [Server.Disconnect] closes the connections of a
 // socket id, and [Server.Shutdown] ends everything.
@@ -40,6 +41,19 @@
 //  7. the upgrade.
 //
 // Connect therefore runs for a plain GET too, as in Phoenix.
+//
+// # Long-poll
+//
+// With [Options.LongPoll] set, <mount>/longpoll serves Phoenix's long-poll
+// transport (PROTOCOL.md §6; docs/longpoll.md in the repository): a GET
+// without a valid session token runs the origin check, vsn and Connect as
+// above and opens a session (JSON status 410 with a signed token; 403 when
+// refused); a GET with the token polls; a POST publishes. A session is a
+// connection like a WebSocket's, whose transport is a
+// [transport.LongPoll]: the same channels, ids, broadcasts and close
+// reasons apply, plus [transport.CloseInactive] when no poll has come for
+// 1.5 windows. Sessions are found on the node that created them only, so
+// a load balancer needs sticky sessions.
 //
 // # Concurrency
 //

@@ -4,7 +4,10 @@
 // sees frames ([protocol.Frame]) going out and byte slices coming in.
 //
 // The WebSocket transport is built on github.com/coder/websocket. The
-// long-poll transport is not implemented yet.
+// long-poll transport ([LongPoll]) is the session state behind Phoenix's
+// long-poll requests: a bounded buffer of outbound frames taken by polls,
+// inbound frames handed to a Handler in order, and an inactivity timeout;
+// [TokenSigner] signs the session tokens. Package socket does the HTTP.
 //
 // # Where to start
 //
@@ -39,6 +42,11 @@
 // client that does not read would not read one either. A frame larger
 // than the whole bound is still accepted when the queue is empty.
 //
+// A [LongPoll] holds no goroutine while idle: a poll waits in its
+// request's goroutine, or parked ([Waiter.Park]) with none; inbound frames
+// are handled by a goroutine started while frames wait for it, one at a
+// time and in order. Its methods may be called from any goroutine.
+//
 // [OriginChecker] and the functions are safe for concurrent use.
 //
 // # Close codes
@@ -52,6 +60,7 @@
 //	CloseDecodeError    1011  "invalid message"  a frame that does not decode
 //	CloseInvalidUTF8    1007  "invalid utf-8"    a text frame that is not UTF-8
 //	CloseSlowConsumer   1008  "slow consumer"    never sent: the connection is cut
+//	CloseInactive       1000  "inactive"         long-poll: no poll for 1.5 windows
 //	CloseNormal         1000  "closed"           the client closed, or a Handler returned it
 //
 // A message larger than [WebSocketOptions.MaxFrameSize] is answered by

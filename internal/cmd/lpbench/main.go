@@ -197,6 +197,18 @@ func latency(args []string) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { // Heartbeats, or the server's idle timeout (60 s) closes the WebSocket.
+		t := time.NewTicker(20 * time.Second)
+		defer t.Stop()
+		for ref := 100; ; ref++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = ws.Write(ctx, websocket.MessageText, []byte(`[null,"`+strconv.Itoa(ref)+`","phoenix","heartbeat",{}]`))
+			}
+		}
+	})
 	wg.Go(func() {
 		for {
 			_, data, err := ws.Read(ctx)
@@ -213,6 +225,9 @@ func latency(args []string) error {
 		for {
 			a, err := lp.do(ctx, http.MethodGet, "")
 			if err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintln(os.Stderr, "lpbench: poll:", err)
+				}
 				return
 			}
 			now := time.Now()
@@ -304,6 +319,8 @@ func sessions(args []string) error {
 	pid := fs.Int("pid", 0, "server pid (for RSS)")
 	hold := fs.Duration("hold", 9*time.Second, "how long to hold the polls before measuring (under the server's 10 s window)")
 	dialc := fs.Int("dialc", 50, "sessions opened at a time")
+	rate := fs.Int("rate", 0, "sessions opened per second at most (0: as fast as possible)")
+	live := fs.Bool("live", false, "also read the server's live heap and stacks after a GC from /debug/pprof/heap (testapp -pprof)")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
 	_ = fs.Parse(args)
 	if err := checkLoopback(*base); err != nil {
@@ -325,6 +342,9 @@ func sessions(args []string) error {
 	sem := make(chan struct{}, *dialc)
 	var opened sync.WaitGroup
 	for i := range *n {
+		if *rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(*rate))))
+		}
 		sem <- struct{}{}
 		opened.Go(func() {
 			defer func() { <-sem }()
@@ -366,6 +386,12 @@ func sessions(args []string) error {
 		return err
 	}
 	inFlight := polls.Load() - answered.Load()
+	var liveKiB float64
+	if *live {
+		if liveKiB, err = liveHeapKiB(*base); err != nil {
+			return err
+		}
+	}
 	cancel()
 	pollers.Wait()
 	res := map[string]any{
@@ -373,6 +399,11 @@ func sessions(args []string) error {
 		"failures": failures.Load(), "polls_in_flight": inFlight, "polls_answered": answered.Load(),
 		"server_rss_before_kib": before, "server_rss_held_kib": held,
 		"server_kib_per_session": float64(held-before) / float64(*n),
+		"open_rate":              *rate,
+	}
+	if *live {
+		res["server_live_kib_after_gc"] = liveKiB
+		res["server_live_kib_per_session"] = liveKiB / float64(*n)
 	}
 	if err := report(res, *jsonOut); err != nil {
 		return err
@@ -381,4 +412,34 @@ func sessions(args []string) error {
 		return fmt.Errorf("%d failures", failures.Load())
 	}
 	return nil
+}
+
+// liveHeapKiB forces a GC on the server and returns HeapInuse plus stacks,
+// read from Go's /debug/pprof/heap?debug=1.
+func liveHeapKiB(base string) (float64, error) {
+	resp, err := http.Get(base + "/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, key := range []string{"# HeapInuse = ", "# Stack = "} {
+			if v, ok := strings.CutPrefix(line, key); ok {
+				f, _, _ := strings.Cut(v, " ")
+				x, err := strconv.ParseFloat(f, 64)
+				if err != nil {
+					return 0, err
+				}
+				total += x / 1024
+			}
+		}
+	}
+	if total == 0 {
+		return 0, errors.New("no heap statistics at /debug/pprof/heap (start the server with -pprof)")
+	}
+	return total, sc.Err()
 }
