@@ -1,10 +1,16 @@
 // V2 binary frames (PROTOCOL.md §3.3, §3.4): exact byte layouts of the
 // client push (kind 0), server reply (kind 1) and server broadcast (kind 2).
+//
+// Long-poll (PROTOCOL.md §6.4, §6.5) carries binary pushes client → server
+// as base64 lines of an ndjson POST, but no binary frames server → client:
+// the server drops them. So the byte-layout cases of server frames are
+// WebSocket-only, and the long-poll cases below observe a binary push
+// through a WebSocket subscriber of the same topic, or through a JSON reply.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { V2, layoutServerBroadcast, layoutServerReply, show } from "./lib/frames.mjs";
-import { clientPool } from "./lib/client.mjs";
+import { LONGPOLL, TRANSPORTS, WEBSOCKET, clientPool } from "./lib/client.mjs";
 import { uniq } from "./lib/env.mjs";
 import { UNMATCHED, eqFrame, joinRoom } from "./lib/room.mjs";
 
@@ -98,13 +104,72 @@ describe(`binary frames [V2 vsn=${V2.vsn}]`, () => {
     eqBytes(await c.expectNext(), layoutServerReply({ join_ref, ref, topic, status: "ok", payload: Buffer.from([2]) }), "reply");
   });
 
-  test("binary push to a topic that was never joined: JSON unmatched topic reply", T, async (t) => {
-    const c = await clientPool(t)(V2);
+});
+
+for (const tr of TRANSPORTS) {
+  test(`[${tr.name}] binary push to a topic that was never joined: JSON unmatched topic reply`, T, async (t) => {
+    const c = await clientPool(t, tr)(V2);
     const topic = uniq("room:binnojoin");
     const ref = c.nextRef();
     c.sendBinary({ join_ref: "11", ref, topic, event: "echo", payload: Buffer.from([1, 2]) });
     const f = await c.expectNext();
     assert.ok(!f.binary, `expected a text frame, got ${show(f)}`);
     eqFrame(f, [null, ref, topic, "phx_reply", UNMATCHED]);
+  });
+}
+
+describe(`binary pushes over long-poll (base64 ndjson lines) [V2 vsn=${V2.vsn}]`, () => {
+  /** A long-poll client and a WebSocket watcher joined to one topic. */
+  async function pair(t, prefix) {
+    const open = clientPool(t);
+    const lp = await open(V2, { transport: LONGPOLL });
+    const ws = await open(V2, { transport: WEBSOCKET, joinRefStart: 21, refStart: 51 });
+    const topic = uniq(prefix);
+    const jl = await joinRoom(lp, topic, { user: "lp" });
+    await joinRoom(ws, topic, { user: "ws" });
+    await lp.expect((f) => f.event === "user_entered" && f.payload.user === "ws", 2000, "the watcher's user_entered");
+    return { lp, ws, topic, jl };
+  }
+
+  test("binary shout from long-poll reaches a WebSocket subscriber as kind 2, byte for byte; the long-poll subscriber gets nothing", T, async (t) => {
+    const { lp, ws, topic } = await pair(t, "room:lpbïn-✓");
+    const big = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 13 + 5) & 0xff;
+    for (const payload of [Buffer.from([9, 8, 7, 0, 255, 0x0a, 0x0d]), Buffer.alloc(0), big]) {
+      lp.sendBinary({ ref: lp.nextRef(), topic, event: "shout", payload });
+      await lp.flushed();
+      const post = lp.posts.at(-1);
+      assert.equal(post.contentType, "application/x-ndjson");
+      assert.equal(post.lines.length, 1);
+      assert.ok(!post.lines[0].startsWith("["), `a binary push must be a base64 line, got ${post.lines[0].slice(0, 40)}`);
+      eqBytes(await ws.expectNext(), layoutServerBroadcast({ topic, event: "shout", payload }), `watcher's copy of ${payload.length} bytes`);
+    }
+    await lp.expectNone(300, () => true, "frame (binary broadcasts are not sent over long-poll)");
+    const hb = lp.heartbeat();
+    eqFrame(await lp.expectNext(), [null, hb, "phoenix", "phx_reply", { status: "ok", response: {} }]);
+  });
+
+  test("binary echo over long-poll: the binary reply is dropped, the session and channel go on", T, async (t) => {
+    const { lp, topic, jl } = await pair(t, "room:lpbinecho");
+    const ref = lp.nextRef();
+    lp.sendBinary({ join_ref: jl.join_ref, ref, topic, event: "echo", payload: Buffer.from([1, 2, 3]) });
+    await lp.expectNone(400, (f) => f.ref === ref, `reply to the binary echo (ref ${ref}); long-poll carries no binary frames`);
+    assert.ok(lp.isOpen);
+    const e = lp.push(topic, "echo", { json: true });
+    eqFrame(await lp.expectNext(2000, topic), [jl.join_ref, e.ref, topic, "phx_reply", { status: "ok", response: { json: true } }]);
+  });
+
+  test("ndjson batch mixing JSON and base64 lines is handled in order; a stale join_ref binary line is dropped", T, async (t) => {
+    const { lp, ws, topic, jl } = await pair(t, "room:lpbinmix");
+    const e1 = lp.push(topic, "echo", { n: 1 });
+    lp.sendBinary({ join_ref: "99", ref: lp.nextRef(), topic, event: "shout", payload: Buffer.from([0xde, 0xad]) });
+    lp.sendBinary({ ref: lp.nextRef(), topic, event: "shout", payload: Buffer.from([0xbe, 0xef]) });
+    const e2 = lp.push(topic, "echo", { n: 2 });
+    await lp.flushed();
+    assert.equal(lp.posts.at(-1).lines.length, 4, "the four frames went in one ndjson POST");
+    eqFrame(await lp.expectNext(2000, topic), [jl.join_ref, e1.ref, topic, "phx_reply", { status: "ok", response: { n: 1 } }]);
+    eqFrame(await lp.expectNext(2000, topic), [jl.join_ref, e2.ref, topic, "phx_reply", { status: "ok", response: { n: 2 } }]);
+    eqBytes(await ws.expectNext(), layoutServerBroadcast({ topic, event: "shout", payload: Buffer.from([0xbe, 0xef]) }), "the current join_ref's shout");
+    await ws.expectNone(300, () => true, "frame (the stale join_ref's shout must be dropped)");
   });
 });

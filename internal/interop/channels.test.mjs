@@ -1,22 +1,29 @@
-// RoomChannel behaviour (APP.md) over raw WebSocket frames, each behaviour
-// written once and run with both serializers (PROTOCOL.md §3.1, §3.2, §4, §5).
+// RoomChannel behaviour (APP.md) over raw Phoenix frames, each behaviour
+// written once and run with both serializers (PROTOCOL.md §3.1, §3.2, §4, §5)
+// over both transports: WebSocket (lib/client.mjs) and long-poll
+// (lib/longpoll.mjs, PROTOCOL.md §6: frames POSTed as ndjson for V2 and as
+// one application/json frame per POST for V1, server frames read by polling).
 // V1: objects, no join_ref on the wire (expected null). V2: arrays, join_refs
 // from "11" and refs from "1".
+//
+// Nothing here is WebSocket-only: close codes, frame limits and malformed
+// frames are in socket.test.mjs / malformed.test.mjs, binary server frames
+// in binary.test.mjs.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MODES, V1, V2 } from "./lib/frames.mjs";
-import { clientPool } from "./lib/client.mjs";
+import { LONGPOLL, TRANSPORTS, WEBSOCKET, clientPool } from "./lib/client.mjs";
 import { uniq } from "./lib/env.mjs";
 import { ERR, OK, UNMATCHED, eqFrame, joinRoom, replyTo } from "./lib/room.mjs";
 
 const T = { timeout: 15_000 };
 const BYE = { message: "bye!" };
 
-for (const mode of MODES) {
-  describe(`channels [${mode.name} vsn=${mode.vsn}]`, () => {
+for (const tr of TRANSPORTS) for (const mode of MODES) {
+  describe(`channels [${tr.name} ${mode.name} vsn=${mode.vsn}]`, () => {
     test("heartbeat before any join", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const ref = c.heartbeat();
       eqFrame(await c.expectNext(), [null, ref, "phoenix", "phx_reply", OK()]);
       const ref2 = c.heartbeat();
@@ -24,7 +31,7 @@ for (const mode of MODES) {
     });
 
     test("heartbeat while channels are joined, and after a refused join on topic phoenix", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       await joinRoom(c, uniq("room:hb"));
       let ref = c.heartbeat();
       eqFrame(await c.expect((f) => f.topic === "phoenix"), [null, ref, "phoenix", "phx_reply", OK()]);
@@ -36,7 +43,7 @@ for (const mode of MODES) {
     });
 
     test("heartbeat event on a topic other than phoenix is an unmatched-topic message", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:hbx");
       const ref = c.nextRef();
       c.send({ join_ref: null, ref, topic, event: "heartbeat", payload: {} });
@@ -44,7 +51,7 @@ for (const mode of MODES) {
     });
 
     test("join: ok reply, then user_entered broadcast, then joined push", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:join");
       const { join_ref, ref } = c.join(topic, { user: "alice" });
       eqFrame(await c.expectNext(), [c.jr(join_ref), ref, topic, "phx_reply", OK()]);
@@ -54,7 +61,7 @@ for (const mode of MODES) {
     });
 
     test("join without a user: user_entered carries user null", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:anon");
       const { join_ref, ref } = c.join(topic, {});
       eqFrame(await c.expectNext(), [c.jr(join_ref), ref, topic, "phx_reply", OK()]);
@@ -63,13 +70,13 @@ for (const mode of MODES) {
     });
 
     test("join of topic room: (empty suffix) matches room:*", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const { join_ref, ref } = c.join("room:", {});
       eqFrame(await c.expectNext(), [c.jr(join_ref), ref, "room:", "phx_reply", OK()]);
     });
 
     test("join rejected: error {reason: rejected}, no phx_close, channel not kept", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:rej");
       const { join_ref, ref } = c.join(topic, { reject: true });
       eqFrame(await c.expectNext(), [c.jr(join_ref), ref, topic, "phx_reply", ERR({ reason: "rejected" })]);
@@ -80,14 +87,14 @@ for (const mode of MODES) {
     });
 
     test("join with reject as the string \"true\" is accepted (only boolean true refuses)", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:rejstr");
       const { join_ref, ref } = c.join(topic, { reject: "true" });
       eqFrame(await c.expectNext(), [c.jr(join_ref), ref, topic, "phx_reply", OK()]);
     });
 
     test("join of an unmatched topic: error with join_ref null", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       for (const topic of ["unmatched-topic", "room", "rooms:1"]) {
         const { ref } = c.join(topic, {});
         eqFrame(await c.expectNext(), [null, ref, topic, "phx_reply", UNMATCHED], topic);
@@ -96,7 +103,7 @@ for (const mode of MODES) {
     });
 
     test("event to a topic that was never joined: unmatched topic error, join_ref null", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:nojoin");
       const ref = c.nextRef();
       c.send({ join_ref: mode.v1 ? null : "11", ref, topic, event: "new_msg", payload: { body: "hi" } });
@@ -105,7 +112,7 @@ for (const mode of MODES) {
     });
 
     test("leave: phx_reply ok, phx_close, you_left, in that order; then the topic is unmatched", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:leave");
       const { join_ref } = await joinRoom(c, topic);
       const { ref } = c.push(topic, "phx_leave", {});
@@ -117,7 +124,7 @@ for (const mode of MODES) {
     });
 
     test("leave of a topic with no channel: ok reply echoing join_ref and ref, no phx_close", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:leave-none");
       const join_ref = c.nextJoinRef();
       const ref = c.nextRef();
@@ -126,8 +133,8 @@ for (const mode of MODES) {
       await c.expectNone(300);
     });
 
-    test("new_msg is intercepted: every subscriber gets a push with its own join_ref and transport websocket; sender gets ok {}", T, async (t) => {
-      const open = clientPool(t);
+    test(`new_msg is intercepted: every subscriber gets a push with its own join_ref and transport ${tr.name}; sender gets ok {}`, T, async (t) => {
+      const open = clientPool(t, tr);
       const a = await open(mode);
       const b = await open(mode, { joinRefStart: 21, refStart: 51 });
       const topic = uniq("room:msg");
@@ -135,7 +142,7 @@ for (const mode of MODES) {
       const jb = await joinRoom(b, topic, { user: "b" });
       await a.expect((f) => f.event === "user_entered" && f.payload.user === "b");
       const { ref } = a.push(topic, "new_msg", { body: "hello", n: 1 });
-      const expected = { body: "hello", n: 1, transport: "websocket" };
+      const expected = { body: "hello", n: 1, transport: tr.name };
       eqFrame(await replyTo(a, topic, ref), [a.jr(ja.join_ref), ref, topic, "phx_reply", OK({})]);
       eqFrame(await a.expect((f) => f.event === "new_msg"), [a.jr(ja.join_ref), null, topic, "new_msg", expected]);
       eqFrame(await b.expect((f) => f.event === "new_msg"), [b.jr(jb.join_ref), null, topic, "new_msg", expected]);
@@ -144,7 +151,7 @@ for (const mode of MODES) {
     });
 
     test("shout: broadcast [null, null, ...] to every subscriber, no reply", T, async (t) => {
-      const open = clientPool(t);
+      const open = clientPool(t, tr);
       const a = await open(mode);
       const b = await open(mode, { joinRefStart: 21, refStart: 51 });
       const topic = uniq("room:shout");
@@ -160,7 +167,7 @@ for (const mode of MODES) {
     });
 
     test("echo: ok reply with the payload", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:echo");
       const { join_ref } = await joinRoom(c, topic);
       const payload = { a: 1, b: [true, null, "x"], nested: { "ü": "ñ ✓" } };
@@ -169,7 +176,7 @@ for (const mode of MODES) {
     });
 
     test("echo of non-object JSON payloads (string, array, number) comes back unchanged", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:echo-any");
       const { join_ref } = await joinRoom(c, topic);
       for (const payload of ["text", [1, "two"], 42]) {
@@ -179,7 +186,7 @@ for (const mode of MODES) {
     });
 
     test("error: error reply {reason: requested}", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:err");
       const { join_ref } = await joinRoom(c, topic);
       const { ref } = c.push(topic, "error", {});
@@ -187,7 +194,7 @@ for (const mode of MODES) {
     });
 
     test("async: ok reply with the payload, about 10 ms later", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:async");
       const { join_ref } = await joinRoom(c, topic);
       const sent = Date.now();
@@ -198,7 +205,7 @@ for (const mode of MODES) {
     });
 
     test("boom: you_left then phx_error channel_crash (ref == join_ref); socket and other channels survive", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const t1 = uniq("room:boom");
       const t2 = uniq("room:boom-other");
       const j1 = await joinRoom(c, t1);
@@ -218,7 +225,7 @@ for (const mode of MODES) {
     });
 
     test("stop: phx_close then you_left, no reply; socket survives", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:stop");
       const { join_ref } = await joinRoom(c, topic);
       const { ref } = c.push(topic, "stop", {});
@@ -232,7 +239,7 @@ for (const mode of MODES) {
     });
 
     test("unknown event: you_left then phx_error, no reply", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:unknown");
       const { join_ref } = await joinRoom(c, topic);
       const { ref } = c.push(topic, "no_such_event", { x: 1 });
@@ -243,7 +250,7 @@ for (const mode of MODES) {
     });
 
     test("event with a stale join_ref is dropped silently", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:stale");
       const { join_ref } = await joinRoom(c, topic);
       const stale = c.nextRef();
@@ -255,7 +262,7 @@ for (const mode of MODES) {
     });
 
     test("phx_leave with a stale join_ref is ignored and the channel stays", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:stale-leave");
       const { join_ref } = await joinRoom(c, topic);
       const stale = c.nextRef();
@@ -266,7 +273,7 @@ for (const mode of MODES) {
     });
 
     test("event with a null join_ref is accepted; the reply carries the channel's join_ref", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:nulljr");
       const { join_ref } = await joinRoom(c, topic);
       const ref = c.nextRef();
@@ -275,7 +282,7 @@ for (const mode of MODES) {
     });
 
     test("phx_leave with a null join_ref is accepted", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:nulljr-leave");
       const { join_ref } = await joinRoom(c, topic);
       const ref = c.nextRef();
@@ -285,7 +292,7 @@ for (const mode of MODES) {
     });
 
     test("duplicate join: the new join's ok reply, then phx_close for the OLD join_ref", T, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const topic = uniq("room:dup");
       const old = await joinRoom(c, topic);
       const neu = c.join(topic, {});
@@ -305,7 +312,7 @@ for (const mode of MODES) {
     });
 
     test("100 joins succeed, the 101st gets 'too many channels joined' with its join_ref and ref", { timeout: 60_000 }, async (t) => {
-      const c = await clientPool(t)(mode);
+      const c = await clientPool(t, tr)(mode);
       const base = uniq("room:many");
       const joins = [];
       for (let i = 1; i <= 100; i++) joins.push({ topic: `${base}-${i}`, ...c.join(`${base}-${i}`, {}) });
@@ -329,30 +336,60 @@ for (const mode of MODES) {
   });
 }
 
-describe("serializer-specific frame shapes", () => {
-  test("V1 frames are objects with exactly topic, event, payload, ref (never join_ref)", T, async (t) => {
-    const c = await clientPool(t)(V1);
-    const topic = uniq("room:v1shape");
-    const { ref } = c.join(topic, { user: "v1" });
-    const frames = [await c.expectNext(), await c.expectNext(), await c.expectNext()];
-    assert.deepEqual(frames.map((f) => f.event), ["phx_reply", "user_entered", "joined"]);
-    for (const f of frames) assert.deepEqual(Object.keys(f.json).sort(), ["event", "payload", "ref", "topic"], f.raw);
-    assert.equal(frames[0].json.ref, ref);
-    assert.equal(frames[1].json.ref, null);
-    assert.equal(frames[2].json.ref, null);
+for (const tr of TRANSPORTS) {
+  describe(`serializer-specific frame shapes [${tr.name}]`, () => {
+    test("V1 frames are objects with exactly topic, event, payload, ref (never join_ref)", T, async (t) => {
+      const c = await clientPool(t, tr)(V1);
+      const topic = uniq("room:v1shape");
+      const { ref } = c.join(topic, { user: "v1" });
+      const frames = [await c.expectNext(), await c.expectNext(), await c.expectNext()];
+      assert.deepEqual(frames.map((f) => f.event), ["phx_reply", "user_entered", "joined"]);
+      for (const f of frames) assert.deepEqual(Object.keys(f.json).sort(), ["event", "payload", "ref", "topic"], f.raw);
+      assert.equal(frames[0].json.ref, ref);
+      assert.equal(frames[1].json.ref, null);
+      assert.equal(frames[2].json.ref, null);
+    });
   });
+}
 
-  test("V2 and V1 subscribers of one topic each get a broadcast in their own format", T, async (t) => {
-    const open = clientPool(t);
-    const a = await open(V1);
-    const b = await open(V2);
-    const topic = uniq("room:mixed");
-    await joinRoom(a, topic);
-    await joinRoom(b, topic);
-    b.push(topic, "shout", { mixed: 1 });
-    const fa = await a.expect((f) => f.event === "shout");
-    const fb = await b.expect((f) => f.event === "shout");
-    assert.deepEqual(fa.json, { topic, event: "shout", payload: { mixed: 1 }, ref: null });
-    assert.deepEqual(fb.json, [null, null, topic, "shout", { mixed: 1 }]);
-  });
+// Subscribers of one topic on different serializers and transports each get
+// a broadcast in their own format, and intercepted new_msg carries each
+// subscriber's own transport (APP.md RoomChannel).
+describe("mixed serializers and transports on one topic", () => {
+  const combos = [
+    [[V1, WEBSOCKET], [V2, WEBSOCKET]],
+    [[V1, LONGPOLL], [V2, LONGPOLL]],
+    [[V2, WEBSOCKET], [V2, LONGPOLL]],
+    [[V1, WEBSOCKET], [V1, LONGPOLL]],
+    [[V1, LONGPOLL], [V2, WEBSOCKET]],
+  ];
+  for (const [[ma, ta], [mb, tb]] of combos) {
+    test(`${ma.name} ${ta.name} and ${mb.name} ${tb.name}: shout and new_msg from each reach both, in each one's format, tagged with each one's transport`, T, async (t) => {
+      const open = clientPool(t);
+      const a = await open(ma, { transport: ta });
+      const b = await open(mb, { transport: tb, joinRefStart: 21, refStart: 51 });
+      const topic = uniq("room:mixed");
+      const ja = await joinRoom(a, topic, { user: "a" });
+      const jb = await joinRoom(b, topic, { user: "b" });
+      await a.expect((f) => f.event === "user_entered" && f.payload.user === "b", 2000, "b's user_entered at a");
+      const shape = (c, join_ref, event, payload) => (c.mode.v1
+        ? { topic, event, payload, ref: null }
+        : [join_ref, null, topic, event, payload]);
+      for (const from of [b, a]) {
+        from.push(topic, "shout", { mixed: from === a ? "a" : "b" });
+        for (const c of [a, b]) {
+          const f = await c.expect((x) => x.event === "shout", 2000, `shout at ${c === a ? "a" : "b"}`);
+          assert.deepEqual(f.json, shape(c, null, "shout", { mixed: from === a ? "a" : "b" }), f.raw);
+        }
+        const { ref } = from.push(topic, "new_msg", { body: `from ${from.transport}` });
+        eqFrame(await replyTo(from, topic, ref), [from.jr((from === a ? ja : jb).join_ref), ref, topic, "phx_reply", OK({})]);
+        for (const [c, j] of [[a, ja], [b, jb]]) {
+          const f = await c.expect((x) => x.event === "new_msg", 2000, `new_msg at ${c.transport}`);
+          assert.deepEqual(f.json, shape(c, c.jr(j.join_ref), "new_msg", { body: `from ${from.transport}`, transport: c.transport }), f.raw);
+        }
+      }
+      await a.expectNone(200);
+      await b.expectNone(0);
+    });
+  }
 });

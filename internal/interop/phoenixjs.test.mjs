@@ -1,26 +1,44 @@
 // The official phoenix.js client (npm phoenix, see package.json) against the
-// server, unchanged. Node 20 has no global WebSocket, so the `ws` package is
-// passed as the transport; without it phoenix.js would silently use long-poll.
+// server, unchanged, once per transport with the same test bodies:
+//  - WebSocket: Node 20 has no global WebSocket, so the `ws` package is
+//    passed as the transport; without it phoenix.js would silently use
+//    long-poll.
+//  - LongPoll: phoenix.js's own LongPoll transport. Its Ajax uses
+//    XMLHttpRequest when there is one and otherwise fetch + AbortController,
+//    which Node 20 has, so nothing is added (no XHR polyfill).
+// Where the transports differ on purpose (the close code of a server-side
+// disconnect; binary replies, which long-poll does not carry), the
+// difference is a field of the transport below.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Socket } from "phoenix";
+import { LongPoll, Socket } from "phoenix";
 import WebSocket from "ws";
 import { BASE, broadcast, sleep, uniq } from "./lib/env.mjs";
 
 const T = { timeout: 20_000 };
 const WS_BASE = BASE.replace(/^http/, "ws");
 
+const TRANSPORTS = [
+  // A server-side disconnect closes the WebSocket with 1001 (PROTOCOL.md §5.9).
+  { name: "WebSocket", tag: "websocket", transport: WebSocket, disconnectCloses: [1001], binaryReplies: true },
+  // Over long-poll the next poll is answered 410 and phoenix.js closes with
+  // 3410 "session_gone" (1.8.2+, PROTOCOL.md §6.5); binary frames from the
+  // server are dropped (§3.4).
+  { name: "LongPoll", tag: "longpoll", transport: LongPoll, disconnectCloses: [3410], binaryReplies: false },
+];
+const [WS_TR, LP_TR] = TRANSPORTS;
+
 /** A phoenix.js Socket with short backoffs, disconnected after the test. */
-function newSocket(t, opts = {}) {
+function newSocket(t, tr, opts = {}) {
   const socket = new Socket(`${WS_BASE}/socket`, {
-    transport: WebSocket,
+    transport: tr.transport,
     timeout: 3000,
     reconnectAfterMs: () => 50,
     rejoinAfterMs: () => 50,
     ...opts,
   });
-  assert.equal(socket.transport, WebSocket, "phoenix.js must use the ws transport");
+  assert.equal(socket.transport, tr.transport, `phoenix.js must use the ${tr.name} transport`);
   t.after(() => new Promise((resolve) => {
     const timer = setTimeout(resolve, 3000);
     socket.disconnect(() => { clearTimeout(timer); resolve(); });
@@ -74,12 +92,14 @@ function connected(socket, ms = 3000) {
   });
 }
 
-describe("phoenix.js client over WebSocket", () => {
+for (const tr of TRANSPORTS) describe(`phoenix.js client over ${tr.name}`, () => {
   test("connects (vsn 2.0.0) and joins; joined push and user_entered broadcast reach channel.on", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     assert.match(socket.endPointURL(), /\/socket\/websocket\?vsn=2\.0\.0$/);
     socket.connect();
     await connected(socket);
+    assert.ok(socket.conn instanceof tr.transport, `connected with ${socket.conn?.constructor?.name}`);
+    if (tr.transport === LongPoll) assert.match(socket.conn.pollEndpoint, /\/socket\/longpoll\?vsn=2\.0\.0$/);
     const topic = uniq("room:js");
     const channel = socket.channel(topic, { user: "js" });
     const joined = nextEvent(channel, "joined");
@@ -91,7 +111,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("join refused: receive('error') with {reason: rejected}", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("room:js-rej"), { reject: true });
     assert.deepEqual(await join(channel), { status: "error", response: { reason: "rejected" } });
@@ -99,7 +119,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("join of an unmatched topic: receive('error') with {reason: unmatched topic}", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("nowhere"), {});
     assert.deepEqual(await join(channel), { status: "error", response: { reason: "unmatched topic" } });
@@ -107,7 +127,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("push: receive ok (echo, async), error (error), timeout (shout never replies)", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("room:js-push"), {});
     assert.equal((await join(channel)).status, "ok");
@@ -120,8 +140,8 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("channel.on receives broadcasts from other clients and from POST /broadcast", T, async (t) => {
-    const s1 = newSocket(t);
-    const s2 = newSocket(t);
+    const s1 = newSocket(t, tr);
+    const s2 = newSocket(t, tr);
     s1.connect();
     s2.connect();
     const topic = uniq("room:js-bcast");
@@ -134,7 +154,7 @@ describe("phoenix.js client over WebSocket", () => {
     assert.deepEqual(await Promise.all(got), [{ from: "one" }, { from: "one" }]);
     got = [nextEvent(c1, "new_msg"), nextEvent(c2, "new_msg")];
     assert.deepEqual(await push(c2, "new_msg", { body: "hi" }), { status: "ok", response: {} });
-    assert.deepEqual(await Promise.all(got), [{ body: "hi", transport: "websocket" }, { body: "hi", transport: "websocket" }]);
+    assert.deepEqual(await Promise.all(got), [{ body: "hi", transport: tr.tag }, { body: "hi", transport: tr.tag }]);
     got = [nextEvent(c1, "news"), nextEvent(c2, "news")];
     const res = await broadcast(topic, "news", { from: "server" });
     assert.equal(res.status, 200);
@@ -142,7 +162,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("boom: phx_error, the channel rejoins by itself and the join callback fires again", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("room:js-boom"), {});
     let joins = 0;
@@ -164,7 +184,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("stop: onClose fires and the channel does not rejoin", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("room:js-stop"), {});
     assert.equal((await join(channel)).status, "ok");
@@ -180,7 +200,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("leave: receive('ok') and onClose", T, async (t) => {
-    const socket = newSocket(t);
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("room:js-leave"), {});
     assert.equal((await join(channel)).status, "ok");
@@ -193,8 +213,9 @@ describe("phoenix.js client over WebSocket", () => {
     assert.equal(channel.state, "closed");
   });
 
-  test("reconnects and rejoins after the server closes the socket (socket-id disconnect, code 1001)", T, async (t) => {
-    const socket = newSocket(t, { params: { user_id: "2001" } });
+  test(`reconnects and rejoins after a socket-id disconnect (close ${tr.disconnectCloses})`, T, async (t) => {
+    const userId = uniq("js-user");
+    const socket = newSocket(t, tr, { params: { user_id: userId } });
     const closes = [];
     let opens = 0;
     socket.onClose((e) => closes.push(e.code));
@@ -206,30 +227,52 @@ describe("phoenix.js client over WebSocket", () => {
     await within(4000, "first join", (resolve) => channel.join().receive("ok", () => { joins += 1; resolve(); }));
     await firstJoined;
     const rejoined = nextEvent(channel, "joined", 8000);
-    const res = await broadcast("user_sockets:2001", "disconnect", {});
+    const res = await broadcast(`user_sockets:${userId}`, "disconnect", {});
     assert.equal(res.status, 200);
     await rejoined;
     for (let i = 0; i < 50 && joins < 2; i++) await sleep(20);
-    assert.deepEqual(closes, [1001], "close codes seen by phoenix.js");
+    assert.deepEqual(closes, tr.disconnectCloses, "close codes seen by phoenix.js");
     assert.equal(opens, 2);
     assert.equal(joins, 2);
     assert.deepEqual(await push(channel, "echo", { back: true }), { status: "ok", response: { back: true } });
   });
 
-  test("ArrayBuffer echo: binary push comes back as an ArrayBuffer with the same bytes", T, async (t) => {
-    const socket = newSocket(t);
+  test(tr.binaryReplies
+    ? "ArrayBuffer echo: binary push comes back as an ArrayBuffer with the same bytes"
+    : "ArrayBuffer push: sent as a base64 ndjson line and handled, but the binary echo reply is dropped by the server, so the push times out", T, async (t) => {
+    const socket = newSocket(t, tr);
     socket.connect();
     const channel = socket.channel(uniq("room:js-bin"), {});
     assert.equal((await join(channel)).status, "ok");
     const bytes = new Uint8Array([0, 1, 2, 3, 254, 255, 128, 10]);
-    const reply = await push(channel, "echo", bytes.buffer);
-    assert.equal(reply.status, "ok");
-    assert.ok(reply.response instanceof ArrayBuffer, `response is ${Object.prototype.toString.call(reply.response)}`);
-    assert.deepEqual([...new Uint8Array(reply.response)], [...bytes]);
+    if (tr.binaryReplies) {
+      const reply = await push(channel, "echo", bytes.buffer);
+      assert.equal(reply.status, "ok");
+      assert.ok(reply.response instanceof ArrayBuffer, `response is ${Object.prototype.toString.call(reply.response)}`);
+      assert.deepEqual([...new Uint8Array(reply.response)], [...bytes]);
+      return;
+    }
+    // Long-poll carries no binary frames from the server (PROTOCOL.md §3.4,
+    // §6.5): the echo's binary reply never reaches phoenix.js.
+    assert.deepEqual(await push(channel, "echo", bytes.buffer, 1000), { status: "timeout" });
+    assert.ok(socket.isConnected(), "the session must survive a dropped binary reply");
+    assert.equal(channel.state, "joined");
+    // The push did reach the channel: a binary shout from long-poll arrives at
+    // a WebSocket subscriber as an ArrayBuffer with the same bytes.
+    const watcher = newSocket(t, WS_TR);
+    watcher.connect();
+    const wch = watcher.channel(channel.topic, {});
+    assert.equal((await join(wch)).status, "ok");
+    const got = nextEvent(wch, "shout");
+    channel.push("shout", bytes.buffer);
+    const payload = await got;
+    assert.ok(payload instanceof ArrayBuffer, `shout payload is ${Object.prototype.toString.call(payload)}`);
+    assert.deepEqual([...new Uint8Array(payload)], [...bytes]);
+    assert.deepEqual(await push(channel, "echo", { json: "still works" }), { status: "ok", response: { json: "still works" } });
   });
 
   test("heartbeats: ping gets an answer and a 100 ms heartbeat interval keeps the socket up", T, async (t) => {
-    const socket = newSocket(t, { heartbeatIntervalMs: 100 });
+    const socket = newSocket(t, tr, { heartbeatIntervalMs: 100 });
     const closes = [];
     socket.onClose((e) => closes.push(e.code));
     socket.connect();
@@ -242,7 +285,7 @@ describe("phoenix.js client over WebSocket", () => {
   });
 
   test("connect refused (reject=true): onError fires and the socket never opens", T, async (t) => {
-    const socket = newSocket(t, { params: { reject: "true" }, reconnectAfterMs: () => 1000 });
+    const socket = newSocket(t, tr, { params: { reject: "true" }, reconnectAfterMs: () => 1000 });
     let opened = false;
     socket.onOpen(() => { opened = true; });
     const errored = within(3000, "onError", (resolve) => socket.onError(() => resolve()));
@@ -250,5 +293,34 @@ describe("phoenix.js client over WebSocket", () => {
     await errored;
     assert.equal(opened, false);
     assert.equal(socket.isConnected(), false);
+  });
+});
+
+describe("phoenix.js WebSocket and LongPoll clients on one topic", () => {
+  test("each sees the other's shout and new_msg, and gets new_msg tagged with its own transport", T, async (t) => {
+    const ws = newSocket(t, WS_TR);
+    const lp = newSocket(t, LP_TR);
+    ws.connect();
+    lp.connect();
+    const topic = uniq("room:js-mixed");
+    const cw = ws.channel(topic, { user: "ws" });
+    const cl = lp.channel(topic, { user: "lp" });
+    assert.equal((await join(cw)).status, "ok");
+    const entered = nextEvent(cw, "user_entered", 3000, (p) => p.user === "lp");
+    assert.equal((await join(cl)).status, "ok");
+    assert.deepEqual(await entered, { user: "lp" });
+    for (const [from, name] of [[cw, "ws"], [cl, "lp"]]) {
+      let got = [nextEvent(cw, "shout"), nextEvent(cl, "shout")];
+      from.push("shout", { from: name });
+      assert.deepEqual(await Promise.all(got), [{ from: name }, { from: name }], `shout from ${name}`);
+      got = [nextEvent(cw, "new_msg"), nextEvent(cl, "new_msg")];
+      assert.deepEqual(await push(from, "new_msg", { body: `hi from ${name}` }), { status: "ok", response: {} });
+      assert.deepEqual(await Promise.all(got), [
+        { body: `hi from ${name}`, transport: "websocket" },
+        { body: `hi from ${name}`, transport: "longpoll" },
+      ], `new_msg from ${name}`);
+    }
+    assert.ok(ws.conn instanceof WebSocket);
+    assert.ok(lp.conn instanceof LongPoll);
   });
 });

@@ -1,12 +1,16 @@
 // Socket-level behaviour (APP.md "Socket mounts", "UserSocket", "InfoSocket";
 // PROTOCOL.md §1, §2, §5.9, §5.12): connect refusal, vsn negotiation, origin
 // check, idle timeout, extra mounts, connect_info, socket-id disconnect and
-// server broadcasts, in both serializer modes.
+// server broadcasts, in both serializer modes. The socket-id disconnect and
+// POST /broadcast cases run over long-poll too (one body, both transports);
+// the rest is WebSocket-only: the /ws* mounts serve no long-poll, and HTTP
+// 403 on upgrade, idle close and close codes have no long-poll equivalent
+// (long-poll's are in longpoll.test.mjs).
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MODES, V1 } from "./lib/frames.mjs";
-import { clientPool, openWS } from "./lib/client.mjs";
+import { LONGPOLL, TRANSPORTS, clientPool, openWS } from "./lib/client.mjs";
 import { HOST, PORT, broadcast, uniq, wsURL } from "./lib/env.mjs";
 import { OK, eqFrame, joinRoom } from "./lib/room.mjs";
 
@@ -123,59 +127,72 @@ for (const mode of MODES) {
       const joined = await c.expect((f) => f.event === "joined", 2000, "joined push");
       eqFrame(joined, [c.jr(join_ref), null, topic, "joined", { status: "connected", user_id: null }]);
     });
-
-    test("socket id: disconnect broadcast on user_sockets:1001 closes that socket with 1001, others stay", T, async (t) => {
-      const open = clientPool(t);
-      const c = await open(mode, { params: { user_id: "1001" } });
-      const other = await open(mode, { params: { user_id: "1002" } });
-      const anon = await open(mode);
-      const t1 = uniq("room:sid");
-      const t2 = uniq("room:sid");
-      const j1 = c.join(t1, {});
-      eqFrame(await c.expectNext(2000, t1), [c.jr(j1.join_ref), j1.ref, t1, "phx_reply", OK()]);
-      const joined = await c.expect((f) => f.topic === t1 && f.event === "joined", 2000, "joined push");
-      eqFrame(joined, [c.jr(j1.join_ref), null, t1, "joined", { status: "connected", user_id: "1001" }], "user_id assign from params");
-      await joinRoom(c, t2);
-      await joinRoom(other, t1);
-      const res = await broadcast("user_sockets:1001", "disconnect", {});
-      assert.equal(res.status, 200, res.body);
-      const info = await c.waitClose(2000);
-      assert.equal(info.code, 1001, `close code ${info.code} ${JSON.stringify(info.reason)}`);
-      for (const [name, s] of [["user 1002", other], ["anonymous", anon]]) {
-        assert.ok(s.isOpen, `${name} socket was closed too`);
-        const ref = s.heartbeat();
-        eqFrame(await s.expect((f) => f.topic === "phoenix"), [null, ref, "phoenix", "phx_reply", OK()], name);
-      }
-      // An event other than disconnect on the id topic is ignored.
-      const d = await open(mode, { params: { user_id: "1003" } });
-      assert.equal((await broadcast("user_sockets:1003", "something_else", {})).status, 200);
-      await d.expectNone(300);
-      assert.ok(d.isOpen);
-    });
-
-    test("POST /broadcast reaches room subscribers; new_msg is intercepted per subscriber; empty body is {}", T, async (t) => {
-      const open = clientPool(t);
-      const a = await open(mode);
-      const b = await open(mode, { joinRefStart: 21, refStart: 51 });
-      const topic = uniq("room:http");
-      const ja = await joinRoom(a, topic);
-      const jb = await joinRoom(b, topic);
-      await a.expect((f) => f.event === "user_entered");
-      let res = await broadcast(topic, "news", { headline: "hi", n: [1] });
-      assert.deepEqual(res.status, 200);
-      assert.equal(res.body, "ok");
-      for (const c of [a, b]) eqFrame(await c.expectNext(), [null, null, topic, "news", { headline: "hi", n: [1] }]);
-      res = await broadcast(topic, "new_msg", { body: "from server" });
-      assert.equal(res.status, 200);
-      eqFrame(await a.expectNext(), [a.jr(ja.join_ref), null, topic, "new_msg", { body: "from server", transport: "websocket" }]);
-      eqFrame(await b.expectNext(), [b.jr(jb.join_ref), null, topic, "new_msg", { body: "from server", transport: "websocket" }]);
-      res = await broadcast(topic, "ping", undefined);
-      assert.equal(res.status, 200, res.body);
-      for (const c of [a, b]) eqFrame(await c.expectNext(), [null, null, topic, "ping", {}]);
-      await a.expectNone(200);
-      await b.expectNone(0);
-    });
   });
+}
+
+// The cases of the /socket mount that hold for either transport.
+for (const tr of TRANSPORTS) {
+  for (const mode of MODES) {
+    describe(`socket [${tr.name} ${mode.name} vsn=${mode.vsn}]`, () => {
+      test(`socket id: disconnect broadcast on user_sockets:<id> ends that connection (${tr.name}: ${tr === LONGPOLL ? "next poll 410, session_gone" : "close 1001"}), others stay`, T, async (t) => {
+        const open = clientPool(t, tr);
+        const [id, id2, id3] = [1, 2, 3].map(() => uniq("u"));
+        const c = await open(mode, { params: { user_id: id } });
+        const other = await open(mode, { params: { user_id: id2 } });
+        const anon = await open(mode);
+        const t1 = uniq("room:sid");
+        const t2 = uniq("room:sid");
+        const j1 = c.join(t1, {});
+        eqFrame(await c.expectNext(2000, t1), [c.jr(j1.join_ref), j1.ref, t1, "phx_reply", OK()]);
+        const joined = await c.expect((f) => f.topic === t1 && f.event === "joined", 2000, "joined push");
+        eqFrame(joined, [c.jr(j1.join_ref), null, t1, "joined", { status: "connected", user_id: id }], "user_id assign from params");
+        await joinRoom(c, t2);
+        await joinRoom(other, t1);
+        const res = await broadcast(`user_sockets:${id}`, "disconnect", {});
+        assert.equal(res.status, 200, res.body);
+        const info = await c.waitClose(2000);
+        assert.equal(info.code, tr.disconnectCode, `close code ${info.code} ${JSON.stringify(info.reason)}`);
+        if (tr === LONGPOLL) {
+          // The session is gone for good: a POST with its token is refused (410).
+          const res = await c.post(JSON.stringify([null, "99", "phoenix", "heartbeat", {}]));
+          assert.deepEqual(res.json, { status: 410 }, res.text);
+        }
+        for (const [name, s] of [["other user", other], ["anonymous", anon]]) {
+          assert.ok(s.isOpen, `${name} socket was closed too`);
+          const ref = s.heartbeat();
+          eqFrame(await s.expect((f) => f.topic === "phoenix"), [null, ref, "phoenix", "phx_reply", OK()], name);
+        }
+        // An event other than disconnect on the id topic is ignored.
+        const d = await open(mode, { params: { user_id: id3 } });
+        assert.equal((await broadcast(`user_sockets:${id3}`, "something_else", {})).status, 200);
+        await d.expectNone(300);
+        assert.ok(d.isOpen);
+      });
+
+      test(`POST /broadcast reaches room subscribers; new_msg is intercepted per subscriber (${tr.name}); empty body is {}`, T, async (t) => {
+        const open = clientPool(t, tr);
+        const a = await open(mode);
+        const b = await open(mode, { joinRefStart: 21, refStart: 51 });
+        const topic = uniq("room:http");
+        const ja = await joinRoom(a, topic);
+        const jb = await joinRoom(b, topic);
+        await a.expect((f) => f.event === "user_entered");
+        let res = await broadcast(topic, "news", { headline: "hi", n: [1] });
+        assert.deepEqual(res.status, 200);
+        assert.equal(res.body, "ok");
+        for (const c of [a, b]) eqFrame(await c.expectNext(), [null, null, topic, "news", { headline: "hi", n: [1] }]);
+        res = await broadcast(topic, "new_msg", { body: "from server" });
+        assert.equal(res.status, 200);
+        eqFrame(await a.expectNext(), [a.jr(ja.join_ref), null, topic, "new_msg", { body: "from server", transport: tr.name }]);
+        eqFrame(await b.expectNext(), [b.jr(jb.join_ref), null, topic, "new_msg", { body: "from server", transport: tr.name }]);
+        res = await broadcast(topic, "ping", undefined);
+        assert.equal(res.status, 200, res.body);
+        for (const c of [a, b]) eqFrame(await c.expectNext(), [null, null, topic, "ping", {}]);
+        await a.expectNone(200);
+        await b.expectNone(0);
+      });
+    });
+  }
 }
 
 describe("serializer negotiation", () => {

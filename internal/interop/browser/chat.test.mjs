@@ -1,5 +1,6 @@
 // The chat page (examples/chat/static) in headless Chromium: two people join
-// room:lobby, alice sends a message, both see it. Uses Debian's chromium
+// room:lobby and see each other in the online list, alice sends a message,
+// both see it, and alice sees bob leave when he closes his tab. Uses Debian's chromium
 // through playwright-core; never downloads a browser and never skips.
 //
 // CHAT_URL points at a running chat server (internal/interop/browser/run.sh
@@ -85,6 +86,24 @@ describe("chat page in headless Chromium", () => {
     }
   }
 
+  /** Waits until p's online list shows exactly names (sorted). */
+  async function waitForOnline(p, names) {
+    const want = [...names].sort();
+    try {
+      await p.page.waitForFunction(
+        (w) => {
+          const got = [...document.querySelectorAll("#online li")].map((li) => li.firstChild?.textContent.trim()).sort();
+          return JSON.stringify(got) === JSON.stringify(w) && document.querySelector("#online-count")?.textContent === String(w.length);
+        },
+        want,
+        { timeout: STEP_MS },
+      );
+    } catch (err) {
+      const items = await p.page.$$eval("#online li", (lis) => lis.map((li) => li.textContent));
+      throw new Error(`${p.name}: online list ${JSON.stringify(items)}, want ${JSON.stringify(want)}; ${err.message}`);
+    }
+  }
+
   test("alice and bob join room:lobby; messages reach both pages", { timeout: 90_000 }, async (t) => {
     const alice = await openPage("alice");
     const bob = await openPage("bob");
@@ -95,7 +114,11 @@ describe("chat page in headless Chromium", () => {
 
     assert.equal(await alice.page.textContent("#status"), "not connected");
     await joinAs(alice);
+    await waitForOnline(alice, ["alice"]);
     await joinAs(bob);
+    // Who is online (phoenix.js Presence): each page lists both.
+    await waitForOnline(alice, ["alice", "bob"]);
+    await waitForOnline(bob, ["alice", "bob"]);
 
     const hello = `hello from alice ${Date.now()}`;
     await alice.page.fill("#body", hello);
@@ -121,6 +144,10 @@ describe("chat page in headless Chromium", () => {
     await bob.page.screenshot({ path: join(dir, "bob.png"), fullPage: true });
     t.diagnostic(`screenshots: ${dir}`);
     assert.ok(existsSync(shot));
+
+    // bob closes his tab: alice sees him leave.
+    await bob.context.close();
+    await waitForOnline(alice, ["alice"]);
 
     assert.deepEqual([...alice.problems, ...bob.problems], []);
   });

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds examples/chat, starts it on a free port of 127.0.0.1, and runs the
-# headless-Chromium test of the chat page against it.
+# Builds examples/chat and examples/testapp, starts each on a free port of
+# 127.0.0.1, and runs the headless-Chromium tests: the chat page against the
+# chat server (chat.test.mjs) and phoenix.js's WebSocket → long-poll
+# fallback against the test app (fallback.test.mjs).
 #
 #   bash internal/interop/browser/run.sh
-#   CHAT_URL=http://127.0.0.1:4000 bash internal/interop/browser/run.sh   # use a server you started
+#   CHAT_URL=http://127.0.0.1:4000 PYRE_URL=http://127.0.0.1:4001 bash internal/interop/browser/run.sh   # use servers you started
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -12,18 +14,34 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/pyre-browser.XXXXXX")"
 # shellcheck source=../scripts/common.sh
 . "$root/internal/interop/scripts/common.sh"
 
+testapp_pid=""
+
 cleanup() {
-  stop_server
+  stop_server # the chat server
+  if [ -n "$testapp_pid" ]; then
+    server_pid="$testapp_pid"
+    stop_server
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-require_node_modules phoenix playwright-core
+require_node_modules phoenix ws playwright-core
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   echo "browser: ${CHROMIUM_PATH:-/usr/bin/chromium} is missing: run 'apt-get update && apt-get install -y chromium' (as root)" >&2
   exit 1
+fi
+
+if [ -z "${PYRE_URL:-}" ]; then
+  echo "browser: building ./examples/testapp with -race"
+  go build -race -o "$tmp/testapp" ./examples/testapp
+  start_server "$tmp/testapp" "$tmp/testapp.log"
+  testapp_pid="$server_pid"
+  server_pid=""
+  export PYRE_URL="http://127.0.0.1:$port"
+  echo "browser: testapp listening on $PYRE_URL"
 fi
 
 if [ -z "${CHAT_URL:-}" ]; then
@@ -36,9 +54,12 @@ if [ -z "${CHAT_URL:-}" ]; then
 fi
 
 set +e
-timeout "${PYRE_BROWSER_TIMEOUT:-300}" node --test --test-concurrency=1 "$@" internal/interop/browser/chat.test.mjs
+timeout "${PYRE_BROWSER_TIMEOUT:-300}" node --test --test-concurrency=1 "$@" internal/interop/browser/*.test.mjs
 status=$?
 set -e
 
 status="$(check_server_log browser "$status" "$tmp/server.log")"
+if [ -n "$testapp_pid" ]; then
+  status="$(server_pid="$testapp_pid"; check_server_log browser-testapp "$status" "$tmp/testapp.log")"
+fi
 exit "$status"
