@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pyrehq/pyre/internal/wstest"
@@ -347,7 +348,13 @@ func TestConnectInfo(t *testing.T) {
 
 func TestShutdownRefusesNewConnections(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, nil)
+	var connects atomic.Int32
+	s := newServer(t, &socket.Options{
+		Connect: func(context.Context, socket.Params, *socket.ConnectInfo) (map[string]any, error) {
+			connects.Add(1)
+			return nil, nil
+		},
+	})
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -357,5 +364,15 @@ func TestShutdownRefusesNewConnections(t *testing.T) {
 	}
 	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("dial after Shutdown: %v, want HTTP 503", resp)
+	}
+	// Long-poll: a new client gets 503; one that had a session, 410.
+	if a := lpDo(t, s, "GET", "vsn=2.0.0", nil, ""); a.code != http.StatusServiceUnavailable {
+		t.Fatalf("long-poll GET after Shutdown: HTTP %d %q, want 503", a.code, a.body)
+	}
+	if a := lpDo(t, s, "GET", "vsn=2.0.0&token=old", nil, ""); a.code != 200 || a.body != `{"status":410}` {
+		t.Fatalf("long-poll GET with a token after Shutdown: HTTP %d %q, want {\"status\":410}", a.code, a.body)
+	}
+	if n := connects.Load(); n != 0 {
+		t.Fatalf("Connect ran %d times after Shutdown", n)
 	}
 }

@@ -33,11 +33,12 @@
 //  3. with [Options.AuthToken], phoenix.js's authToken is taken out of
 //     Sec-WebSocket-Protocol;
 //  4. the subprotocol check ([Options.Subprotocols]): 403;
-//  5. the vsn parameter picks the serializer (missing: 1.0.0; neither
-//     1.0.x nor 2.0.x: 403), then [Options.Connect] and [Options.ID] run;
+//  5. after Shutdown: 503; the vsn parameter picks the serializer
+//     (missing: 1.0.0; neither 1.0.x nor 2.0.x: 403), then
+//     [Options.Connect] and [Options.ID] run;
 //     [ErrRefused] answers 403, another error goes to
 //     [Options.ErrorHandler];
-//  6. a request without "Connection: upgrade": 400; after Shutdown: 503;
+//  6. a request without "Connection: upgrade": 400;
 //  7. the upgrade.
 //
 // Connect therefore runs for a plain GET too, as in Phoenix.

@@ -193,18 +193,23 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 		info.AuthToken = r.Header.Get("X-Phoenix-AuthToken")
 	}
 	ser, assigns, id, status := s.connect(nil, r, params, info)
-	if status != http.StatusOK {
-		writeStatus(w, http.StatusForbidden)
-		return
-	}
-	c := newConn(s, ser, assigns, id, "longpoll")
-	if !s.add(c) {
-		if hadToken {
-			// The client's session is gone: phoenix.js reconnects on 410.
-			writeStatus(w, http.StatusGone)
-			return
+	var c *conn
+	if status == http.StatusOK {
+		c = newConn(s, ser, assigns, id, "longpoll")
+		if !s.add(c) {
+			status = http.StatusServiceUnavailable
 		}
-		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+	}
+	switch {
+	case status == http.StatusServiceUnavailable && hadToken:
+		// The client's session is gone: phoenix.js reconnects on 410.
+		writeStatus(w, http.StatusGone)
+		return
+	case status == http.StatusServiceUnavailable:
+		http.Error(w, ErrServerClosed.Error(), status)
+		return
+	case status != http.StatusOK:
+		writeStatus(w, http.StatusForbidden)
 		return
 	}
 	var raw [16]byte

@@ -200,7 +200,15 @@ func (s *Server) remove(c *conn) {
 // the Connect callback and the socket id. On failure it returns the HTTP
 // status to answer (0 when ErrorHandler wrote the response; w is nil when
 // the transport has no custom error responses).
+//
+// After Shutdown it answers 503 without running Connect.
 func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, info *ConnectInfo) (protocol.Serializer, map[string]any, string, int) {
+	s.mu.Lock()
+	closed := s.shutdown
+	s.mu.Unlock()
+	if closed {
+		return nil, nil, "", http.StatusServiceUnavailable
+	}
 	vsn, _ := params["vsn"].(string)
 	if _, present := params["vsn"]; present && vsn == "" {
 		vsn = "invalid"

@@ -36,10 +36,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	info := newConnectInfo(r, "websocket")
 	info.AuthToken = token
 	ser, assigns, id, status := s.connect(w, r, params, info)
-	if status != http.StatusOK {
-		if status != 0 {
-			w.WriteHeader(status)
-		}
+	switch status {
+	case http.StatusOK:
+	case http.StatusServiceUnavailable:
+		http.Error(w, ErrServerClosed.Error(), status)
+		return
+	case 0: // ErrorHandler answered.
+		return
+	default:
+		w.WriteHeader(status)
 		return
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") {
