@@ -167,6 +167,10 @@ func connAlive(nc net.Conn) bool {
 // appendRawResponse appends an HTTP/1.1 200 response with header and a
 // JSON body, closing the connection.
 func appendRawResponse(dst []byte, header http.Header, body []byte) []byte {
+	// The body is written as it is: drop what a middleware may have set
+	// for a body it would have encoded itself.
+	header.Del("Content-Encoding")
+	header.Del("Transfer-Encoding")
 	header.Set("Content-Type", "application/json; charset=utf-8")
 	header.Set("Cache-Control", "no-store")
 	header.Set("Content-Length", strconv.Itoa(len(body)))

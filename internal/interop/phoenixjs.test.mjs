@@ -12,12 +12,12 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { LongPoll, Socket } from "phoenix";
+import { LongPoll } from "phoenix";
 import WebSocket from "ws";
-import { BASE, broadcast, sleep, uniq } from "./lib/env.mjs";
+import { broadcast, sleep, uniq } from "./lib/env.mjs";
+import { newSocket, within } from "./lib/phoenixjs.mjs";
 
 const T = { timeout: 20_000 };
-const WS_BASE = BASE.replace(/^http/, "ws");
 
 const TRANSPORTS = [
   // A server-side disconnect closes the WebSocket with 1001 (PROTOCOL.md §5.9).
@@ -29,30 +29,7 @@ const TRANSPORTS = [
 ];
 const [WS_TR, LP_TR] = TRANSPORTS;
 
-/** A phoenix.js Socket with short backoffs, disconnected after the test. */
-function newSocket(t, tr, opts = {}) {
-  const socket = new Socket(`${WS_BASE}/socket`, {
-    transport: tr.transport,
-    timeout: 3000,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-    ...opts,
-  });
-  assert.equal(socket.transport, tr.transport, `phoenix.js must use the ${tr.name} transport`);
-  t.after(() => new Promise((resolve) => {
-    const timer = setTimeout(resolve, 3000);
-    socket.disconnect(() => { clearTimeout(timer); resolve(); });
-  }));
-  return socket;
-}
 
-/** Runs executor(resolve, reject) and rejects after ms. */
-function within(ms, what, executor) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    executor((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
-  });
-}
 
 /** Resolves with the payload of the next `event` on channel. */
 function nextEvent(channel, event, ms = 3000, pred = () => true) {

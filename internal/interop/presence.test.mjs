@@ -5,11 +5,11 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { LongPoll, Presence, Socket } from "phoenix";
+import { LongPoll, Presence } from "phoenix";
 import WebSocket from "ws";
-import { BASE, uniq } from "./lib/env.mjs";
+import { uniq } from "./lib/env.mjs";
+import { newSocket, within } from "./lib/phoenixjs.mjs";
 
-const WS_BASE = BASE.replace(/^http/, "ws");
 
 // dropMs bounds how long the server takes to notice a client that went
 // away without a word: a WebSocket's TCP close is seen at once; a
@@ -21,29 +21,7 @@ const TRANSPORTS = [
   { name: "LongPoll", transport: LongPoll, dropMs: 45_000, T: { timeout: 90_000 } },
 ];
 
-/** A phoenix.js Socket with short backoffs, disconnected after the test. */
-function newSocket(t, tr, params = {}) {
-  const socket = new Socket(`${WS_BASE}/socket`, {
-    transport: tr.transport,
-    params,
-    timeout: 3000,
-    reconnectAfterMs: () => 50,
-    rejoinAfterMs: () => 50,
-  });
-  t.after(() => new Promise((resolve) => {
-    const timer = setTimeout(resolve, 3000);
-    socket.disconnect(() => { clearTimeout(timer); resolve(); });
-  }));
-  return socket;
-}
 
-/** Runs executor(resolve, reject) and rejects after ms. */
-function within(ms, what, executor) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    executor((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
-  });
-}
 
 function join(channel, ms = 4000) {
   return within(ms, `join of ${channel.topic}`, (resolve) => {
@@ -68,7 +46,7 @@ function push(channel, event, payload) {
  * recording every onJoin / onLeave and waiting on onSync.
  */
 function client(t, tr, topic, { params = {}, joinPayload = {} } = {}) {
-  const socket = newSocket(t, tr, params);
+  const socket = newSocket(t, tr, { params });
   socket.connect();
   const channel = socket.channel(topic, joinPayload);
   const presence = new Presence(channel);

@@ -12,19 +12,9 @@ import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CHAT_URL = process.env.CHAT_URL;
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const STEP_MS = 10_000;
 
 describe("chat page in headless Chromium", () => {
@@ -32,12 +22,7 @@ describe("chat page in headless Chromium", () => {
 
   before(async () => {
     if (!CHAT_URL) throw new Error("CHAT_URL is not set: run internal/interop/browser/run.sh, or start `go run ./examples/chat -addr 127.0.0.1:PORT` and set CHAT_URL=http://127.0.0.1:PORT");
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's Chromium with \`apt-get update && apt-get install -y chromium\` (this test never downloads a browser)`);
-    }
-    // chromium.launch gives every run a fresh temporary profile (user-data dir)
-    // and removes it on close.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
 
   after(async () => {

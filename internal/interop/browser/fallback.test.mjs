@@ -20,23 +20,13 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { launchChromium } from "./chromium.mjs";
 import { BASE, broadcast, uniq } from "../lib/env.mjs";
 import { V2 } from "../lib/frames.mjs";
 import { clientPool } from "../lib/client.mjs";
 import { joinRoom } from "../lib/room.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const STEP_MS = 10_000;
 const FALLBACK_MS = 1500;
 const PHOENIX_MJS = readFileSync(new URL("../../../node_modules/phoenix/priv/static/phoenix.mjs", import.meta.url), "utf8");
@@ -52,10 +42,7 @@ describe("phoenix.js WebSocket → long-poll fallback in headless Chromium", () 
   let browser;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's Chromium with \`apt-get update && apt-get install -y chromium\` (this test never downloads a browser)`);
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
 
   after(async () => {
