@@ -191,7 +191,7 @@ func appendRawResponse(dst []byte, header http.Header, body []byte) []byte {
 // After Shutdown a client that had a session is told it is gone (410) and
 // a new one gets 503.
 func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken bool) {
-	params := ParseParams(r.URL.RawQuery)
+	params := requestParams(r)
 	info := newConnectInfo(r, "longpoll")
 	if s.opts.AuthToken {
 		info.AuthToken = r.Header.Get("X-Phoenix-AuthToken")

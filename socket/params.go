@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -79,5 +80,41 @@ func (p Params) set(path []string, val string) {
 			m[k] = next
 		}
 		m = next
+	}
+}
+
+// requestParams are the connect params of r: its query string, then the
+// wildcards of the http.ServeMux pattern that routed it, which win over
+// query params of the same name, as Phoenix's path params (`:name`
+// segments) do. Mounting with mux.Handle("/t/{tenant}/socket/", srv)
+// gives the param "tenant"; wildcards whose name starts with "_" are
+// matched but not passed on.
+func requestParams(r *http.Request) Params {
+	p := ParseParams(r.URL.RawQuery)
+	for _, name := range patternWildcards(r.Pattern) {
+		if !strings.HasPrefix(name, "_") {
+			p[name] = r.PathValue(name)
+		}
+	}
+	return p
+}
+
+// patternWildcards returns the names of the {name} and {name...}
+// segments of a ServeMux pattern.
+func patternWildcards(pattern string) []string {
+	var names []string
+	for {
+		i := strings.IndexByte(pattern, '{')
+		if i < 0 {
+			return names
+		}
+		j := strings.IndexByte(pattern[i:], '}')
+		if j < 0 {
+			return names
+		}
+		if name := strings.TrimSuffix(pattern[i+1:i+j], "..."); name != "" && name != "$" {
+			names = append(names, name)
+		}
+		pattern = pattern[i+j+1:]
 	}
 }

@@ -1,9 +1,13 @@
 package socket_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 
+	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/socket"
 )
 
@@ -47,4 +51,44 @@ func TestParamsGet(t *testing.T) {
 	if p.Get("a") != "1" || p.Get("n") != "" || p.Get("missing") != "" {
 		t.Fatalf("Get: %q %q %q", p.Get("a"), p.Get("n"), p.Get("missing"))
 	}
+}
+
+// Path params: the wildcards of the ServeMux pattern that routed the
+// request become connect params, over query params of the same name.
+func TestPathParams(t *testing.T) {
+	t.Parallel()
+	run(t, func(t *testing.T, m mode) {
+		got := make(chan socket.Params, 1)
+		srv, err := socket.New(&socket.Options{
+			Logger:   discard,
+			LongPoll: &socket.LongPollOptions{Window: testWindow},
+			Connect: func(_ context.Context, p socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
+				got <- p
+				return nil, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/t/{tenant}/{_region}/socket/", srv)
+		ts := httptest.NewServer(mux)
+		t.Cleanup(func() {
+			_ = srv.Shutdown(context.Background())
+			ts.Close()
+		})
+		base := ts.URL + "/t/acme/eu/socket"
+		if m.lp {
+			wstest.DialLongPoll(t, base, "tenant=query&x=1", m.vsn)
+		} else {
+			wstest.Dial(t, wstest.URL(base, "tenant=query&x=1", m.vsn), m.vsn, nil)
+		}
+		p := <-got
+		if p.Get("tenant") != "acme" || p.Get("x") != "1" || p.Get("vsn") != m.vsn {
+			t.Fatalf("params %v: want tenant=acme from the path, x=1 and vsn from the query", p)
+		}
+		if _, ok := p["_region"]; ok {
+			t.Fatalf("params %v: _region must not be passed on", p)
+		}
+	})
 }

@@ -15,7 +15,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	params := ParseParams(r.URL.RawQuery)
+	params := requestParams(r)
 	if !s.origin.Allow(r) {
 		s.log.Error("origin of websocket request is not allowed; configure CheckOrigin", "origin", r.Header.Get("Origin"))
 		w.WriteHeader(http.StatusForbidden)
