@@ -23,7 +23,10 @@ const DefaultMaxChannels = 100
 type Options struct {
 	// Connect authenticates a new connection (Phoenix's connect/3) and
 	// returns its assigns, which every channel of the connection starts
-	// with. Returning ErrRefused answers 403; any other error goes to
+	// with. params are the query string's, plus the wildcards of the
+	// http.ServeMux pattern the server is mounted with (path params:
+	// "/t/{tenant}/socket/" gives "tenant"; names starting with "_" are
+	// left out). Returning ErrRefused answers 403; any other error goes to
 	// ErrorHandler. nil accepts every connection with no assigns. It runs
 	// in the request's goroutine, before the WebSocket upgrade.
 	Connect func(ctx context.Context, params Params, info *ConnectInfo) (assigns map[string]any, err error)
