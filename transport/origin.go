@@ -29,6 +29,12 @@ type OriginPolicy struct {
 	// "" means the request's Host header.
 	Host string
 
+	// Conn, when Origins is empty, requires the origin's scheme, host and
+	// port to be the request's own (check_origin: :conn): the scheme is
+	// https when the request came over TLS, the host and port those of
+	// the Host header.
+	Conn bool
+
 	// Func, when set, decides alone (Phoenix's MFA form); it also sees
 	// origins without a host ("null", "file://").
 	Func func(origin *url.URL, r *http.Request) bool
@@ -74,6 +80,14 @@ func (c *OriginChecker) Allow(r *http.Request) bool {
 	host := origin.Hostname()
 	if host == "" {
 		return false
+	}
+	if len(c.allowed) == 0 && c.p.Conn {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		want, err := parseOrigin(scheme + "://" + r.Host)
+		return err == nil && origin.Scheme == scheme && strings.EqualFold(host, want.Hostname()) && origin.Port() == want.Port()
 	}
 	if len(c.allowed) == 0 {
 		want := c.p.Host

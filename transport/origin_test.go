@@ -51,6 +51,20 @@ func TestOriginChecker(t *testing.T) {
 			refused: []string{"https://other.com", "https://example.com.evil.com"},
 		},
 		{
+			name:    "conn: the request's scheme, host and port",
+			policy:  transport.OriginPolicy{Conn: true},
+			host:    "example.com:4000",
+			allowed: []string{"http://example.com:4000", "http://EXAMPLE.com:4000/", "-"},
+			refused: []string{"https://example.com:4000", "http://example.com", "http://example.com:4001", "http://other.com:4000", "null"},
+		},
+		{
+			name:    "conn with the scheme's default port",
+			policy:  transport.OriginPolicy{Conn: true},
+			host:    "example.com",
+			allowed: []string{"http://example.com", "http://example.com:80"},
+			refused: []string{"https://example.com", "http://example.com:8080"},
+		},
+		{
 			name:    "default with an IPv6 host",
 			policy:  transport.OriginPolicy{},
 			host:    "[::1]:8080",
