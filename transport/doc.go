@@ -31,9 +31,9 @@
 // A [WebSocket] has one reader, the goroutine that calls [WebSocket.Run],
 // which calls the Handler for each message in order. Outbound frames go to
 // a queue bounded in bytes ([WebSocketOptions.QueueBytes], counting the
-// frames that wait for the writer); a writer goroutine, started when there
-// is something to write and gone when the queue is empty, writes them in
-// order. At most one writer runs at a time.
+// frames that wait for the writer); one writer goroutine, started with the
+// first frame and parked while the queue is empty, writes them in order
+// until the connection closes.
 //
 // [WebSocket.Send] and [WebSocket.Close] may be called from any goroutine
 // and never block. A Send that would pass the queue's bound closes the
