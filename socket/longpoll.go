@@ -28,20 +28,14 @@ const (
 )
 
 // longPoll is a Server's long-poll state: the token signer and the
-// sessions this node holds.
+// sessions this node holds, by id. A session is a connection whose
+// transport is a transport.LongPoll instead of a WebSocket.
 type longPoll struct {
 	opts   LongPollOptions
 	signer *transport.TokenSigner
 
 	mu       sync.Mutex // Protects sessions.
-	sessions map[string]*lpSession
-}
-
-// lpSession is one long-poll session: a connection whose transport is a
-// transport.LongPoll instead of a WebSocket.
-type lpSession struct {
-	c *conn
-	p *transport.LongPoll
+	sessions map[string]*transport.LongPoll
 }
 
 func newLongPoll(o LongPollOptions) *longPoll {
@@ -57,7 +51,7 @@ func newLongPoll(o LongPollOptions) *longPoll {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultLongPollMaxBody
 	}
-	return &longPoll{opts: o, signer: transport.NewTokenSigner(o.Secret, o.MaxAge), sessions: make(map[string]*lpSession)}
+	return &longPoll{opts: o, signer: transport.NewTokenSigner(o.Secret, o.MaxAge), sessions: make(map[string]*transport.LongPoll)}
 }
 
 // resume finds the session a request's token names: the header
@@ -69,7 +63,7 @@ func newLongPoll(o LongPollOptions) *longPoll {
 // client's requests to the node that created its session (sticky
 // sessions). Reaching a session on another node through the PubSub, as
 // Phoenix does, would slot in here.
-func (s *Server) resume(r *http.Request) (sess *lpSession, token string) {
+func (s *Server) resume(r *http.Request) (sess *transport.LongPoll, token string) {
 	token = r.URL.Query().Get("token")
 	if vals := r.Header.Values(lpTokenHeader); len(vals) > 0 {
 		token = vals[0]
@@ -84,7 +78,7 @@ func (s *Server) resume(r *http.Request) (sess *lpSession, token string) {
 	s.lp.mu.Lock()
 	sess = s.lp.sessions[t.Session]
 	s.lp.mu.Unlock()
-	if sess == nil || sess.p.Closed() {
+	if sess == nil || sess.Closed() {
 		return nil, token
 	}
 	return sess, token
@@ -132,8 +126,8 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 // costs), and the answer is written on it directly, with Connection:
 // close. Where the connection cannot be taken (HTTP/2), the poll waits in
 // the handler.
-func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *lpSession, token string) {
-	msgs, st, waiter := sess.p.PollOrPark(r.Context(), s.lp.opts.ParkAfter)
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll, token string) {
+	msgs, st, waiter := sess.PollOrPark(r.Context(), s.lp.opts.ParkAfter)
 	if waiter == nil {
 		writePoll(w, int(st), token, msgs)
 		return
@@ -219,8 +213,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	sid := base64.RawURLEncoding.EncodeToString(raw[:])
-	sess := &lpSession{c: c}
-	sess.p = transport.NewLongPoll(&transport.LongPollOptions{
+	sess := transport.NewLongPoll(&transport.LongPollOptions{
 		Window:     s.lp.opts.Window,
 		QueueBytes: s.opts.QueueBytes,
 		Logger:     s.log,
@@ -234,7 +227,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	s.lp.mu.Lock()
 	s.lp.sessions[sid] = sess
 	s.lp.mu.Unlock()
-	c.attach(sess.p) // A Shutdown that came first closes the session here.
+	c.attach(sess) // A Shutdown that came first closes the session here.
 	c.start()
 	token := s.lp.signer.Sign(transport.SessionToken{Node: s.ps.Node(), Session: sid}, time.Now())
 	writePoll(w, http.StatusGone, token, nil)
@@ -246,7 +239,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 // Each frame is handled before the next is sent; one not handled within
 // the window, or that ends the session, answers 408 and the rest are
 // dropped.
-func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *lpSession) {
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lp.opts.MaxBodyBytes))
 	if err != nil {
 		s.log.Warn("bad long-poll publish", "err", err)
@@ -255,7 +248,11 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *lpSession
 	}
 	ct := r.Header.Values("Content-Type")
 	if len(ct) != 1 || ct[0] != "application/x-ndjson" {
-		s.dispatchOrTimeout(w, sess, body, false)
+		status := http.StatusOK
+		if !s.dispatch(sess, body, false) {
+			status = http.StatusRequestTimeout
+		}
+		writeStatus(w, status)
 		return
 	}
 	for n := 0; n < maxPollBatch && body != nil; n++ {
@@ -286,16 +283,8 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *lpSession
 	writeStatus(w, http.StatusOK)
 }
 
-func (s *Server) dispatchOrTimeout(w http.ResponseWriter, sess *lpSession, data []byte, binary bool) {
-	if !s.dispatch(sess, data, binary) {
-		writeStatus(w, http.StatusRequestTimeout)
-		return
-	}
-	writeStatus(w, http.StatusOK)
-}
-
-func (s *Server) dispatch(sess *lpSession, data []byte, binary bool) bool {
-	err := sess.p.Dispatch(data, binary)
+func (s *Server) dispatch(sess *transport.LongPoll, data []byte, binary bool) bool {
+	err := sess.Dispatch(data, binary)
 	if errors.Is(err, transport.ErrAckTimeout) {
 		s.log.Warn("long-poll publish timed out: the session did not handle a message within the window", "window", s.lp.opts.Window)
 	}
