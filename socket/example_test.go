@@ -3,6 +3,7 @@ package socket_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -326,4 +327,65 @@ func (c *exClient) print() {
 	default:
 		fmt.Println(string(data))
 	}
+}
+
+// Long-poll, Phoenix's fallback transport: with Options.LongPoll set, the
+// same server answers <mount>/longpoll. This is the exchange phoenix.js's
+// LongPoll transport has with it: a GET opens a session (status 410 and a
+// token), POSTs carry the client's messages as ndjson, and each GET takes
+// what the server has for the client.
+func ExampleServer_longPoll() {
+	srv, err := socket.New(&socket.Options{
+		LongPoll: &socket.LongPollOptions{Secret: []byte("the same on every node")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.Channel("room:*", func() channel.Handler { return &Room{} })
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Shutdown(context.Background())
+
+	type answer struct {
+		Status   int      `json:"status"`
+		Token    string   `json:"token"`
+		Messages []string `json:"messages"`
+	}
+	do := func(method, token, body string) answer {
+		req, _ := http.NewRequest(method, ts.URL+"/socket/longpoll?vsn=2.0.0&token="+token, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a answer
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+			log.Fatal(err)
+		}
+		return a
+	}
+
+	open := do("GET", "", "")
+	fmt.Println("open:", open.Status)
+	sent := do("POST", open.Token, `["1","1","room:42","phx_join",{}]`+"\n"+`["1","2","room:42","ping",{}]`)
+	fmt.Println("publish:", sent.Status)
+	// The ping's reply may come a poll later: the channel handles pushes
+	// in its own goroutine.
+	var msgs []string
+	for len(msgs) < 2 {
+		got := do("GET", open.Token, "")
+		if got.Status != 200 {
+			log.Fatalf("poll: status %d", got.Status)
+		}
+		msgs = append(msgs, got.Messages...)
+	}
+	for _, m := range msgs {
+		fmt.Println(m)
+	}
+	// Output:
+	// open: 410
+	// publish: 200
+	// ["1","1","room:42","phx_reply",{"status":"ok","response":{}}]
+	// ["1","2","room:42","phx_reply",{"status":"ok","response":{"pong":"room:42"}}]
 }
