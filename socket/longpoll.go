@@ -143,7 +143,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *transport.Lo
 	waiter.Park(func() bool { return connAlive(nc) }, func(msgs [][]byte, st transport.PollStatus) {
 		defer nc.Close()
 		_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		_, _ = nc.Write(appendRawResponse(nil, header, appendPoll(nil, int(st), token, msgs)))
+		_, _ = nc.Write(rawResponse(header, appendPoll(nil, int(st), token, msgs)))
 	})
 }
 
@@ -158,9 +158,9 @@ func connAlive(nc net.Conn) bool {
 	return n > 0 || errors.As(err, &ne) && ne.Timeout()
 }
 
-// appendRawResponse appends an HTTP/1.1 200 response with header and a
-// JSON body, closing the connection.
-func appendRawResponse(dst []byte, header http.Header, body []byte) []byte {
+// rawResponse is an HTTP/1.1 200 response with header and a JSON body,
+// closing the connection.
+func rawResponse(header http.Header, body []byte) []byte {
 	// The body is written as it is: drop what a middleware may have set
 	// for a body it would have encoded itself.
 	header.Del("Content-Encoding")
@@ -171,7 +171,6 @@ func appendRawResponse(dst []byte, header http.Header, body []byte) []byte {
 	header.Set("Connection", "close")
 	header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	var b bytes.Buffer
-	b.Write(dst)
 	b.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = header.Write(&b)
 	b.WriteString("\r\n")

@@ -200,10 +200,7 @@ func (p *LongPoll) Close(reason CloseReason) {
 // takes over. The hand-off is atomic: frames are taken only by a poll that
 // returns them, so none is lost between polls.
 func (p *LongPoll) Poll(ctx context.Context) ([][]byte, PollStatus) {
-	msgs, st, w := p.PollOrPark(ctx, 0)
-	if w != nil {
-		return w.Wait(ctx)
-	}
+	msgs, st, _ := p.PollOrPark(ctx, 0) // Never parks: no Waiter.
 	return msgs, st
 }
 

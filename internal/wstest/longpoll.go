@@ -161,23 +161,16 @@ func (c *Client) pollLoop() {
 		case err == nil && resp.Status != 200 && resp.Status != 204:
 			err = fmt.Errorf("wstest: poll answered with status %d", resp.Status)
 		}
-		c.mu.Lock()
-		if err != nil {
-			c.err = err
-		} else {
+		var frames []Frame
+		if err == nil {
 			c.lp.mu.Lock()
 			c.lp.token = resp.Token
 			c.lp.mu.Unlock()
 			for _, m := range resp.Messages {
-				c.inbox = append(c.inbox, Frame{Data: []byte(m)})
+				frames = append(frames, Frame{Data: []byte(m)})
 			}
 		}
-		c.mu.Unlock()
-		select {
-		case c.notify <- struct{}{}:
-		default:
-		}
-		if err != nil {
+		if !c.receive(err, frames...) {
 			return
 		}
 	}

@@ -173,21 +173,27 @@ func (c *Client) readLoop() {
 	defer close(c.done)
 	for {
 		typ, data, err := c.ws.Read(context.Background())
-		c.mu.Lock()
-		if err != nil {
-			c.err = err
-		} else {
-			c.inbox = append(c.inbox, Frame{Data: data, Binary: typ == websocket.MessageBinary})
-		}
-		c.mu.Unlock()
-		select {
-		case c.notify <- struct{}{}:
-		default:
-		}
-		if err != nil {
+		if !c.receive(err, Frame{Data: data, Binary: typ == websocket.MessageBinary}) {
 			return
 		}
 	}
+}
+
+// receive adds frames to the inbox, or records err as why reading ended,
+// and wakes Next. It reports whether reading goes on.
+func (c *Client) receive(err error, frames ...Frame) bool {
+	c.mu.Lock()
+	if err != nil {
+		c.err = err
+	} else {
+		c.inbox = append(c.inbox, frames...)
+	}
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+	return err == nil
 }
 
 // Conn returns the underlying connection.
