@@ -6,12 +6,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pyrehq/pyre/protocol"
@@ -36,17 +38,22 @@ type longPoll struct {
 
 	mu       sync.Mutex // Protects sessions.
 	sessions map[string]*transport.LongPoll
+
+	waiting atomic.Int64 // Polls in handlers (not parked).
 }
 
 func newLongPoll(o LongPollOptions) *longPoll {
 	if o.Window <= 0 {
 		o.Window = DefaultLongPollWindow
 	}
-	switch {
-	case o.ParkAfter == 0:
+	if o.ParkAfter == 0 {
 		o.ParkAfter = DefaultParkAfter
-	case o.ParkAfter < 0:
-		o.ParkAfter = 0
+	}
+	switch {
+	case o.MaxWaitingPolls == 0:
+		o.MaxWaitingPolls = DefaultMaxWaitingPolls
+	case o.MaxWaitingPolls < 0:
+		o.MaxWaitingPolls = math.MaxInt
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultLongPollMaxBody
@@ -122,17 +129,24 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 
 // poll answers a poll (PROTOCOL.md §6.3). A poll still waiting after
 // ParkAfter is parked: its connection is taken from net/http, which frees
-// the request's goroutines and buffers (most of what a waiting poll
-// costs), and the answer is written on it directly, with Connection:
-// close. Where the connection cannot be taken (HTTP/2), the poll waits in
-// the handler.
+// the request's goroutine and buffers (most of what a waiting poll costs),
+// and the answer is written on it directly, with Connection: close. While
+// MaxWaitingPolls polls wait in handlers, a new poll with nothing to take
+// parks at once, so that a burst of idle sessions never holds more than
+// that many requests in net/http. Where the connection cannot be taken
+// (HTTP/2), the poll waits in the handler.
 func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll, token string) {
-	msgs, st, waiter := sess.PollOrPark(r.Context(), s.lp.opts.ParkAfter)
+	parkAfter := s.lp.opts.ParkAfter
+	defer s.lp.waiting.Add(-1)
+	if n := s.lp.waiting.Add(1); parkAfter > 0 && n > int64(s.lp.opts.MaxWaitingPolls) {
+		parkAfter = 0
+	}
+	msgs, st, waiter := sess.PollOrPark(r.Context(), parkAfter)
 	if waiter == nil {
 		writePoll(w, int(st), token, msgs)
 		return
 	}
-	header := w.Header().Clone()
+	header := parkedHeader(w.Header())
 	nc, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		msgs, st = waiter.Wait(r.Context())
@@ -140,6 +154,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *transport.Lo
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	token = strings.Clone(token) // Not the whole request line.
 	waiter.Park(func() bool { return connAlive(nc) }, func(msgs [][]byte, st transport.PollStatus) {
 		defer nc.Close()
 		_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -158,24 +173,33 @@ func connAlive(nc net.Conn) bool {
 	return n > 0 || errors.As(err, &ne) && ne.Timeout()
 }
 
-// rawResponse is an HTTP/1.1 200 response with header and a JSON body,
-// closing the connection.
-func rawResponse(header http.Header, body []byte) []byte {
-	// The body is written as it is: drop what a middleware may have set
-	// for a body it would have encoded itself.
-	header.Del("Content-Encoding")
-	header.Del("Transfer-Encoding")
-	header.Set("Content-Type", "application/json; charset=utf-8")
-	header.Set("Cache-Control", "no-store")
-	header.Set("Content-Length", strconv.Itoa(len(body)))
-	header.Set("Connection", "close")
-	header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+// rawHeaders are the header fields rawResponse writes itself; any other
+// field set for the response (the CORS fields, a middleware's) is kept.
+var rawHeaders = map[string]bool{
+	"Content-Encoding": true, "Transfer-Encoding": true, // The body is written as it is.
+	"Content-Type": true, "Cache-Control": true, "Content-Length": true, "Connection": true, "Date": true,
+}
+
+// parkedHeader renders the response's header fields for rawResponse, once,
+// when a poll parks: a few hundred bytes instead of a copy of the map.
+func parkedHeader(h http.Header) []byte {
 	var b bytes.Buffer
-	b.WriteString("HTTP/1.1 200 OK\r\n")
-	_ = header.Write(&b)
-	b.WriteString("\r\n")
-	b.Write(body)
+	_ = h.WriteSubset(&b, rawHeaders)
 	return b.Bytes()
+}
+
+// rawResponse is an HTTP/1.1 200 response with the header fields rendered
+// by parkedHeader and a JSON body, closing the connection.
+func rawResponse(header, body []byte) []byte {
+	b := make([]byte, 0, 256+len(header)+len(body))
+	b = append(b, "HTTP/1.1 200 OK\r\n"...)
+	b = append(b, header...)
+	b = append(b, "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\nContent-Type: application/json; charset=utf-8\r\nDate: "...)
+	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
 }
 
 // newSession connects a client (PROTOCOL.md §6.2) and answers 410 with the

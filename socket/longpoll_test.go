@@ -25,6 +25,7 @@ import (
 type lpAnswer struct {
 	code   int // HTTP status.
 	header http.Header
+	closed bool // Connection: close (a parked poll).
 	body   string
 	wstest.PollResponse
 }
@@ -49,7 +50,7 @@ func lpDo(t testing.TB, s *testServer, method, query string, header http.Header,
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := lpAnswer{code: resp.StatusCode, header: resp.Header, body: string(b)}
+	a := lpAnswer{code: resp.StatusCode, header: resp.Header, closed: resp.Close, body: string(b)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(b, &a.PollResponse); err != nil {
 			t.Fatalf("%s: bad JSON %q: %v", method, b, err)
@@ -415,6 +416,39 @@ func testLongPollPoll(t *testing.T, parkAfter time.Duration) {
 		t.Fatal(err)
 	}
 	expectMsgs(t, <-newer, wstest.M(wstest.Null, wstest.Null, "room:p", "shout", `{"n":2}`))
+}
+
+// TestLongPollMaxWaitingPolls: while MaxWaitingPolls polls wait in their
+// handlers, a new poll parks at once (its answer closes the connection)
+// and still gets what is broadcast to it; the waiting one keeps its
+// connection.
+func TestLongPollMaxWaitingPolls(t *testing.T) {
+	t.Parallel()
+	// ParkAfter beyond the window: without the bound, no poll would park.
+	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 300 * time.Millisecond, ParkAfter: time.Minute, MaxWaitingPolls: 1}})
+	first, second := lpOpen(t, s, "vsn=2.0.0"), lpOpen(t, s, "vsn=2.0.0")
+	h, body := ndjson(`["1","1","room:w","phx_join",{}]`)
+	if st := lpPublish(t, s, second, h, body); st != 200 {
+		t.Fatal(st)
+	}
+	lpPoll(t, s, second) // The join's reply.
+
+	waiting := make(chan lpAnswer, 1)
+	go func() { waiting <- lpDo(t, s, "GET", "vsn=2.0.0&token="+first, nil, "") }()
+	time.Sleep(50 * time.Millisecond)
+	parked := make(chan lpAnswer, 1)
+	go func() { parked <- lpDo(t, s, "GET", "vsn=2.0.0&token="+second, nil, "") }()
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Broadcast(context.Background(), "room:w", "shout", map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	a := <-parked
+	if a.Status != 200 || len(a.Messages) != 1 || !a.closed || a.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("poll over the bound: status %d, %d messages, closed %v, header %v; want 200, 1, a parked answer", a.Status, len(a.Messages), a.closed, a.header)
+	}
+	if a = <-waiting; a.Status != 204 || a.closed {
+		t.Fatalf("poll within the bound: status %d, closed %v; want 204 in the handler", a.Status, a.closed)
+	}
 }
 
 // TestLongPollNoLoss broadcasts while the client polls in a loop: every

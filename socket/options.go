@@ -89,6 +89,7 @@ const (
 	DefaultLongPollWindow  = transport.DefaultPollWindow
 	DefaultLongPollMaxBody = 8_000_000
 	DefaultParkAfter       = time.Second
+	DefaultMaxWaitingPolls = 100
 )
 
 // LongPollOptions configures the long-poll transport (Phoenix's
@@ -116,6 +117,14 @@ type LongPollOptions struct {
 	// answered before it parks and keeps its connection. Zero means 1 s;
 	// negative never parks.
 	ParkAfter time.Duration
+
+	// MaxWaitingPolls bounds how many polls wait in request goroutines
+	// at once, across the Server: while that many wait, a new poll with
+	// nothing to take parks at once instead of after ParkAfter. It bounds
+	// what a burst of idle sessions costs in net/http (about 20 KiB per
+	// waiting poll) whatever their number. Zero means 100; negative, no
+	// bound. It has no effect when ParkAfter is negative.
+	MaxWaitingPolls int
 
 	// MaxBodyBytes bounds a publish request's body; a larger one is
 	// answered with HTTP 400. Zero means 8,000,000 bytes (Plug's limit).

@@ -200,14 +200,14 @@ func (p *LongPoll) Close(reason CloseReason) {
 // takes over. The hand-off is atomic: frames are taken only by a poll that
 // returns them, so none is lost between polls.
 func (p *LongPoll) Poll(ctx context.Context) ([][]byte, PollStatus) {
-	msgs, st, _ := p.PollOrPark(ctx, 0) // Never parks: no Waiter.
+	msgs, st, _ := p.PollOrPark(ctx, -1) // Never parks: no Waiter.
 	return msgs, st
 }
 
 // PollOrPark is Poll that gives up waiting in the caller's goroutine after
-// parkAfter (0: never): it then returns a non-nil *Waiter, the poll still
-// in flight, which the caller must finish with [Waiter.Wait] or
-// [Waiter.Park].
+// parkAfter (0: at once when nothing is buffered; negative: never): it
+// then returns a non-nil *Waiter, the poll still in flight, which the
+// caller must finish with [Waiter.Wait] or [Waiter.Park].
 func (p *LongPoll) PollOrPark(ctx context.Context, parkAfter time.Duration) ([][]byte, PollStatus, *Waiter) {
 	p.mu.Lock()
 	p.lastPoll = time.Now()
@@ -223,6 +223,9 @@ func (p *LongPoll) PollOrPark(ctx context.Context, parkAfter time.Duration) ([][
 	p.waiter = w
 	p.polls++
 	p.mu.Unlock()
+	if parkAfter == 0 {
+		return nil, 0, &Waiter{p: p, w: w}
+	}
 	if parkAfter > 0 && parkAfter < p.opts.Window {
 		if !p.wait(ctx, w, time.Now().Add(parkAfter)) {
 			return nil, 0, &Waiter{p: p, w: w}

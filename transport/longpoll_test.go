@@ -79,6 +79,40 @@ func TestLongPollWokenBySend(t *testing.T) {
 	}
 }
 
+// TestLongPollPollOrPark: with parkAfter 0 a poll that finds nothing
+// buffered is handed back at once as a Waiter, which Park finishes when a
+// frame comes; one that finds frames takes them, with no Waiter; a
+// negative parkAfter never parks.
+func TestLongPollPollOrPark(t *testing.T) {
+	p, _ := newLongPoll(t, &transport.LongPollOptions{Window: time.Minute}, nil)
+	start := time.Now()
+	msgs, _, w := p.PollOrPark(context.Background(), 0)
+	if w == nil || msgs != nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("PollOrPark(0) with nothing buffered: waiter %v, msgs %q", w, msgs)
+	}
+	type outcome struct {
+		msgs [][]byte
+		st   transport.PollStatus
+	}
+	got := make(chan outcome, 1)
+	w.Park(func() bool { return true }, func(msgs [][]byte, st transport.PollStatus) { got <- outcome{msgs, st} })
+	p.Send(lpText("x"))
+	if o := <-got; o.st != transport.PollMessages || len(o.msgs) != 1 || string(o.msgs[0]) != "x" {
+		t.Fatalf("parked poll: %v %q", o.st, o.msgs)
+	}
+
+	p.Send(lpText("y"))
+	if msgs, st, w := p.PollOrPark(context.Background(), 0); w != nil || st != transport.PollMessages || len(msgs) != 1 {
+		t.Fatalf("PollOrPark(0) with a frame buffered: waiter %v, %v %q", w, st, msgs)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if msgs, st, w := p.PollOrPark(ctx, -1); w != nil || st != transport.PollEmpty || msgs != nil {
+		t.Fatalf("PollOrPark(-1): waiter %v, %v %q", w, st, msgs)
+	}
+}
+
 func TestLongPollCanceledPollKeepsMessages(t *testing.T) {
 	p, _ := newLongPoll(t, &transport.LongPollOptions{Window: time.Minute}, nil)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -42,7 +42,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: chat, ReadHeaderTimeout: 10 * time.Second}
+	// Idle keep-alive connections (phoenix.js long-poll publishes) close
+	// after 60 s, as Cowboy's do.
+	srv := &http.Server{Handler: chat, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	fmt.Printf("listening on http://%s\n", l.Addr())
 
 	errc := make(chan error, 1)

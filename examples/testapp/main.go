@@ -51,7 +51,9 @@ func run() error {
 	if *pprof {
 		handler = withPprof(app)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Idle keep-alive connections (phoenix.js long-poll publishes) close
+	// after 60 s, as Cowboy's do.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	srv.RegisterOnShutdown(func() { _ = app.Shutdown(context.Background()) })
 	fmt.Printf("listening on http://%s\n", l.Addr())
 
@@ -80,6 +82,7 @@ func withPprof(h http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	mux.Handle("/", h)
 	return mux
 }

@@ -12,10 +12,11 @@
 // the median of the per-broadcast difference (long-poll minus WebSocket).
 //
 // sessions opens n long-poll sessions, each joined to one of 100 bench:
-// topics with a poll in flight, holds them (-hold, 9 s: within the
-// server's window, so no poll is answered), checks that every request
-// succeeded, and reports the server's RSS growth per session
-// (/proc/PID/status).
+// topics and polling as soon as it is open, as phoenix.js does (-openfirst:
+// only once every session is open, the connections idle in between),
+// holds them with a poll in flight each (-hold, 9 s: within the server's
+// window, so no poll is answered), checks that every request succeeded,
+// and reports the server's RSS growth per session (/proc/PID/status).
 package main
 
 import (
@@ -321,6 +322,7 @@ func sessions(args []string) error {
 	dialc := fs.Int("dialc", 50, "sessions opened at a time")
 	rate := fs.Int("rate", 0, "sessions opened per second at most (0: as fast as possible)")
 	live := fs.Bool("live", false, "also read the server's live heap and stacks after a GC from /debug/pprof/heap (testapp -pprof)")
+	openFirst := fs.Bool("openfirst", false, "open every session before any of them polls (default: each polls as soon as it is open, as phoenix.js does)")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
 	_ = fs.Parse(args)
 	if err := checkLoopback(*base); err != nil {
@@ -338,6 +340,23 @@ func sessions(args []string) error {
 	hc := newHTTPClient(*n + 10)
 	clients := make([]*lpClient, *n)
 	var failures, polls, answered atomic.Int64
+	// One poll in flight per session, renewed as soon as it is answered,
+	// as phoenix.js does.
+	pollLoop := func(c *lpClient) {
+		for ctx.Err() == nil {
+			polls.Add(1)
+			a, err := c.do(ctx, http.MethodGet, "")
+			if ctx.Err() != nil {
+				return
+			}
+			answered.Add(1)
+			if err != nil || (a.Status != 200 && a.Status != 204) {
+				failures.Add(1)
+				return
+			}
+		}
+	}
+	var pollers sync.WaitGroup
 	start := time.Now()
 	sem := make(chan struct{}, *dialc)
 	var opened sync.WaitGroup
@@ -354,31 +373,19 @@ func sessions(args []string) error {
 				return
 			}
 			clients[i] = c
+			if !*openFirst {
+				pollers.Go(func() { pollLoop(c) })
+			}
 		})
 	}
 	opened.Wait()
 	openS := time.Since(start).Seconds()
-	// One poll in flight per session, re-polled as soon as one is
-	// answered, as phoenix.js does.
-	var pollers sync.WaitGroup
-	for _, c := range clients {
-		if c == nil {
-			continue
-		}
-		pollers.Go(func() {
-			for ctx.Err() == nil {
-				polls.Add(1)
-				a, err := c.do(ctx, http.MethodGet, "")
-				if ctx.Err() != nil {
-					return
-				}
-				answered.Add(1)
-				if err != nil || (a.Status != 200 && a.Status != 204) {
-					failures.Add(1)
-					return
-				}
+	if *openFirst {
+		for _, c := range clients {
+			if c != nil {
+				pollers.Go(func() { pollLoop(c) })
 			}
-		})
+		}
 	}
 	time.Sleep(*hold)
 	held, err := rssKiB(*pid)
@@ -399,7 +406,7 @@ func sessions(args []string) error {
 		"failures": failures.Load(), "polls_in_flight": inFlight, "polls_answered": answered.Load(),
 		"server_rss_before_kib": before, "server_rss_held_kib": held,
 		"server_kib_per_session": float64(held-before) / float64(*n),
-		"open_rate":              *rate,
+		"open_rate":              *rate, "open_first": *openFirst,
 	}
 	if *live {
 		res["server_live_kib_after_gc"] = liveKiB
