@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -388,4 +389,59 @@ func ExampleServer_longPoll() {
 	// publish: 200
 	// ["1","1","room:42","phx_reply",{"status":"ok","response":{}}]
 	// ["1","2","room:42","phx_reply",{"status":"ok","response":{"pong":"room:42"}}]
+}
+
+// Two nodes behind a load balancer without sticky sessions: a session
+// opened on one node is used through the other, each request carried to
+// the node that holds the session through the PubSub (here a
+// pubsub.Cluster of two in-process nodes; a network PubSub works alike).
+// Every node signs with the same Secret.
+func ExampleServer_longPollAcrossNodes() {
+	cluster := pubsub.NewCluster()
+	var urls []string
+	for _, node := range []string{"a", "b"} {
+		srv, err := socket.New(&socket.Options{
+			PubSub:   cluster.Node(node),
+			LongPoll: &socket.LongPollOptions{Secret: []byte("the same on every node")},
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		srv.Channel("room:*", func() channel.Handler { return &Room{} })
+		ts := httptest.NewServer(srv)
+		defer ts.Close()
+		defer srv.Shutdown(context.Background())
+		urls = append(urls, ts.URL)
+	}
+
+	type answer struct {
+		Status   int      `json:"status"`
+		Token    string   `json:"token"`
+		Messages []string `json:"messages"`
+	}
+	do := func(base, method, token, body string) answer {
+		req, _ := http.NewRequest(method, base+"/socket/longpoll?vsn=2.0.0&token="+token, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a answer
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+			log.Fatal(err)
+		}
+		return a
+	}
+
+	open := do(urls[0], "GET", "", "")
+	fmt.Println("open on a:", open.Status)
+	sent := do(urls[1], "POST", open.Token, `["1","1","room:42","phx_join",{}]`)
+	fmt.Println("join through b:", sent.Status)
+	got := do(urls[1], "GET", open.Token, "")
+	fmt.Println("poll through b:", got.Status, got.Messages)
+	// Output:
+	// open on a: 410
+	// join through b: 200
+	// poll through b: 200 [["1","1","room:42","phx_reply",{"status":"ok","response":{}}]]
 }

@@ -2,7 +2,6 @@ package socket
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -40,6 +40,9 @@ type longPoll struct {
 	sessions map[string]*transport.LongPoll
 
 	waiting atomic.Int64 // Polls in handlers (not parked).
+
+	id  string                // Begins every session id: names the topic of subscribeRemote.
+	sub pubsub.SubscriberFunc // Subscribed to that topic.
 }
 
 func newLongPoll(o LongPollOptions) *longPoll {
@@ -58,37 +61,48 @@ func newLongPoll(o LongPollOptions) *longPoll {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultLongPollMaxBody
 	}
-	return &longPoll{opts: o, signer: transport.NewTokenSigner(o.Secret, o.MaxAge), sessions: make(map[string]*transport.LongPoll)}
+	if o.PubSubTimeout <= 0 {
+		o.PubSubTimeout = DefaultPubSubTimeout
+	}
+	return &longPoll{opts: o, signer: transport.NewTokenSigner(o.Secret, o.MaxAge), sessions: make(map[string]*transport.LongPoll), id: randomID(8)}
 }
 
 // resume finds the session a request's token names: the header
 // x-phoenix-longpoll-token when present, else the query parameter token.
-// It returns a nil session for a missing, forged or expired token, and for
-// a session that has ended or lives on another node, with the token found.
-//
-// Sessions are found on this node only, so a load balancer must send a
-// client's requests to the node that created its session (sticky
-// sessions). Reaching a session on another node through the PubSub, as
-// Phoenix does, would slot in here.
-func (s *Server) resume(r *http.Request) (sess *transport.LongPoll, token string) {
+// It returns the session when this Server holds it; remote, with a nil
+// session, when another Server does (on another node, reached through the
+// PubSub: see forward); and neither for a missing, forged or expired
+// token or a session that has ended. token is the token found.
+func (s *Server) resume(r *http.Request) (sess *transport.LongPoll, remote *transport.SessionToken, token string) {
 	token = r.URL.Query().Get("token")
 	if vals := r.Header.Values(lpTokenHeader); len(vals) > 0 {
 		token = vals[0]
 	}
 	if token == "" {
-		return nil, ""
+		return nil, nil, ""
 	}
 	t, err := s.lp.signer.Verify(token, time.Now())
-	if err != nil || t.Node != s.ps.Node() {
-		return nil, token
+	switch {
+	case err != nil:
+		return nil, nil, token
+	case holderID(t.Session) != s.lp.id:
+		return nil, &t, token
+	}
+	return s.held(t), nil, token
+}
+
+// held returns the live session t names when this Server holds it.
+func (s *Server) held(t transport.SessionToken) *transport.LongPoll {
+	if t.Node != s.ps.Node() || holderID(t.Session) != s.lp.id {
+		return nil
 	}
 	s.lp.mu.Lock()
-	sess = s.lp.sessions[t.Session]
+	sess := s.lp.sessions[t.Session]
 	s.lp.mu.Unlock()
 	if sess == nil || sess.Closed() {
-		return nil, token
+		return nil
 	}
-	return sess, token
+	return sess
 }
 
 // serveLongPoll serves <mount>/longpoll as Phoenix's LongPoll plug does
@@ -109,19 +123,25 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Max-Age", "3600")
 		w.WriteHeader(http.StatusOK)
 	case http.MethodGet:
-		sess, token := s.resume(r)
-		if sess != nil {
+		sess, remote, token := s.resume(r)
+		switch {
+		case sess != nil:
 			s.poll(w, r, sess, token)
-			return
+		case remote != nil:
+			s.forward(w, r, *remote, token)
+		default:
+			s.newSession(w, r, token != "")
 		}
-		s.newSession(w, r, token != "")
 	case http.MethodPost:
-		sess, _ := s.resume(r)
-		if sess == nil {
+		sess, remote, token := s.resume(r)
+		switch {
+		case sess != nil:
+			s.publish(w, r, sess)
+		case remote != nil:
+			s.forward(w, r, *remote, token)
+		default:
 			writeStatus(w, http.StatusGone)
-			return
 		}
-		s.publish(w, r, sess)
 	default:
 		w.WriteHeader(http.StatusBadRequest)
 	}
@@ -233,9 +253,7 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 		writeStatus(w, http.StatusForbidden)
 		return
 	}
-	var raw [16]byte
-	_, _ = rand.Read(raw[:])
-	sid := base64.RawURLEncoding.EncodeToString(raw[:])
+	sid := s.lp.id + "." + randomID(16)
 	sess := transport.NewLongPoll(&transport.LongPollOptions{
 		Window:     s.lp.opts.Window,
 		QueueBytes: s.opts.QueueBytes,
@@ -256,12 +274,8 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	writePoll(w, http.StatusGone, token, nil)
 }
 
-// publish hands a POST's messages to the session in order (PROTOCOL.md
-// §6.4): an ndjson body is up to 100 lines, "[..." lines being text frames
-// and the others base64 binary frames; any other body is one text frame.
-// Each frame is handled before the next is sent; one not handled within
-// the window, or that ends the session, answers 408 and the rest are
-// dropped.
+// publish answers a POST (PROTOCOL.md §6.4) with publishBody's status, or
+// HTTP 400 for a body too large or not valid.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lp.opts.MaxBodyBytes))
 	if err != nil {
@@ -269,14 +283,33 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	ct := r.Header.Values("Content-Type")
-	if len(ct) != 1 || ct[0] != "application/x-ndjson" {
-		status := http.StatusOK
-		if !s.dispatch(sess, body, false) {
-			status = http.StatusRequestTimeout
-		}
-		writeStatus(w, status)
+	st, ok := s.publishBody(sess, isNDJSON(r), body)
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
 		return
+	}
+	writeStatus(w, st)
+}
+
+// isNDJSON reports whether a publish is an ndjson batch.
+func isNDJSON(r *http.Request) bool {
+	ct := r.Header.Values("Content-Type")
+	return len(ct) == 1 && ct[0] == "application/x-ndjson"
+}
+
+// publishBody hands a publish's messages to the session in order: an
+// ndjson body is up to 100 lines, "[..." lines being text frames and the
+// others base64 binary frames; any other body is one text frame. Each
+// frame is handled before the next is sent; one not handled within the
+// window, or that ends the session, gives 408 and the rest are dropped.
+// ok is false for a line that is not valid base64 (HTTP 400); the lines
+// before it were handled.
+func (s *Server) publishBody(sess *transport.LongPoll, ndjson bool, body []byte) (status int, ok bool) {
+	if !ndjson {
+		if !s.dispatch(sess, body, false) {
+			return http.StatusRequestTimeout, true
+		}
+		return http.StatusOK, true
 	}
 	for n := 0; n < maxPollBatch && body != nil; n++ {
 		var line []byte
@@ -289,21 +322,19 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport
 		if binary {
 			if len(line) > maxBase64Line {
 				s.log.Warn("bad long-poll publish: base64 line too long", "bytes", len(line))
-				w.WriteHeader(http.StatusBadRequest)
-				return
+				return 0, false
 			}
+			var err error
 			if line, err = base64.StdEncoding.AppendDecode(nil, line); err != nil {
 				s.log.Warn("bad long-poll publish: invalid base64 line", "err", err)
-				w.WriteHeader(http.StatusBadRequest)
-				return
+				return 0, false
 			}
 		}
 		if !s.dispatch(sess, line, binary) {
-			writeStatus(w, http.StatusRequestTimeout)
-			return
+			return http.StatusRequestTimeout, true
 		}
 	}
-	writeStatus(w, http.StatusOK)
+	return http.StatusOK, true
 }
 
 func (s *Server) dispatch(sess *transport.LongPoll, data []byte, binary bool) bool {
@@ -316,11 +347,15 @@ func (s *Server) dispatch(sess *transport.LongPoll, data []byte, binary bool) bo
 
 // writeStatus answers {"status":N} with HTTP 200.
 func writeStatus(w http.ResponseWriter, status int) {
+	writeJSON(w, statusBody(status))
+}
+
+// statusBody is {"status":N}.
+func statusBody(status int) []byte {
 	buf := make([]byte, 0, 16)
 	buf = append(buf, `{"status":`...)
 	buf = strconv.AppendInt(buf, int64(status), 10)
-	buf = append(buf, '}')
-	writeJSON(w, buf)
+	return append(buf, '}')
 }
 
 // writePoll answers {"messages":[...],"status":N,"token":T} with HTTP 200.

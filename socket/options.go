@@ -90,6 +90,7 @@ const (
 	DefaultLongPollMaxBody = 8_000_000
 	DefaultParkAfter       = time.Second
 	DefaultMaxWaitingPolls = 100
+	DefaultPubSubTimeout   = 2 * time.Second
 )
 
 // LongPollOptions configures the long-poll transport (Phoenix's
@@ -129,4 +130,11 @@ type LongPollOptions struct {
 	// MaxBodyBytes bounds a publish request's body; a larger one is
 	// answered with HTTP 400. Zero means 8,000,000 bytes (Plug's limit).
 	MaxBodyBytes int64
+
+	// PubSubTimeout is how long a request whose session is held by
+	// another node (reached through the PubSub, see docs/longpoll.md)
+	// waits for that node to acknowledge it before the session counts as
+	// gone: a poll then opens a new session and a publish gets 410.
+	// Zero means 2 s (Phoenix's pubsub_timeout_ms).
+	PubSubTimeout time.Duration
 }

@@ -65,6 +65,7 @@ func New(opts *Options) (*Server, error) {
 	s := &Server{opts: o, ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
 	if o.LongPoll != nil {
 		s.lp = newLongPoll(*o.LongPoll)
+		s.subscribeRemote()
 	}
 	return s, nil
 }
@@ -161,6 +162,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	if s.lp != nil {
+		s.ps.Unsubscribe(lpTopicPrefix+s.lp.id, &s.lp.sub)
+	}
 	for _, c := range conns {
 		c.close(transport.CloseShutdown)
 	}
