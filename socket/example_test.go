@@ -330,6 +330,30 @@ func (c *exClient) print() {
 	}
 }
 
+// pollAnswer is the JSON body of a long-poll answer.
+type pollAnswer struct {
+	Status   int      `json:"status"`
+	Token    string   `json:"token"`
+	Messages []string `json:"messages"`
+}
+
+// longPollRequest is one request of phoenix.js's LongPoll to the socket
+// mounted at base+"/socket": a poll (GET) or an ndjson publish (POST).
+func longPollRequest(base, method, token, body string) pollAnswer {
+	req, _ := http.NewRequest(method, base+"/socket/longpoll?vsn=2.0.0&token="+token, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a pollAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		log.Fatal(err)
+	}
+	return a
+}
+
 // Long-poll, Phoenix's fallback transport: with Options.LongPoll set, the
 // same server answers <mount>/longpoll. This is the exchange phoenix.js's
 // LongPoll transport has with it: a GET opens a session (status 410 and a
@@ -347,24 +371,8 @@ func ExampleServer_longPoll() {
 	defer ts.Close()
 	defer srv.Shutdown(context.Background())
 
-	type answer struct {
-		Status   int      `json:"status"`
-		Token    string   `json:"token"`
-		Messages []string `json:"messages"`
-	}
-	do := func(method, token, body string) answer {
-		req, _ := http.NewRequest(method, ts.URL+"/socket/longpoll?vsn=2.0.0&token="+token, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-ndjson")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var a answer
-		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-			log.Fatal(err)
-		}
-		return a
+	do := func(method, token, body string) pollAnswer {
+		return longPollRequest(ts.URL, method, token, body)
 	}
 
 	open := do("GET", "", "")
@@ -414,31 +422,11 @@ func ExampleServer_longPollAcrossNodes() {
 		urls = append(urls, ts.URL)
 	}
 
-	type answer struct {
-		Status   int      `json:"status"`
-		Token    string   `json:"token"`
-		Messages []string `json:"messages"`
-	}
-	do := func(base, method, token, body string) answer {
-		req, _ := http.NewRequest(method, base+"/socket/longpoll?vsn=2.0.0&token="+token, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-ndjson")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var a answer
-		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-			log.Fatal(err)
-		}
-		return a
-	}
-
-	open := do(urls[0], "GET", "", "")
+	open := longPollRequest(urls[0], "GET", "", "")
 	fmt.Println("open on a:", open.Status)
-	sent := do(urls[1], "POST", open.Token, `["1","1","room:42","phx_join",{}]`)
+	sent := longPollRequest(urls[1], "POST", open.Token, `["1","1","room:42","phx_join",{}]`)
 	fmt.Println("join through b:", sent.Status)
-	got := do(urls[1], "GET", open.Token, "")
+	got := longPollRequest(urls[1], "GET", open.Token, "")
 	fmt.Println("poll through b:", got.Status, got.Messages)
 	// Output:
 	// open on a: 410
