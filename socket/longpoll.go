@@ -85,10 +85,12 @@ func (s *Server) resume(r *http.Request) (sess *transport.LongPoll, remote *tran
 	switch {
 	case err != nil:
 		return nil, nil, token
-	case holderID(t.Session) != s.lp.id:
+	case holderID(t.Session) == s.lp.id:
+		return s.held(t), nil, token
+	case s.mayHold(t.Node, holderID(t.Session)):
 		return nil, &t, token
 	}
-	return s.held(t), nil, token
+	return nil, nil, token
 }
 
 // held returns the live session t names when this Server holds it.

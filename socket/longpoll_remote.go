@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pyrehq/pyre/protocol"
@@ -58,6 +59,14 @@ func randomID(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// lpServers holds node+"/"+id for the long-poll Servers of this process
+// that have not shut down, so that a session of a Server no longer
+// running on this node (a restart) is known gone at once, without waiting
+// PubSubTimeout for an answer.
+var lpServers sync.Map
+
+func lpServerKey(node, id string) string { return node + "/" + id }
+
 // holderID is the id of the Server that holds session sid.
 func holderID(sid string) string {
 	id, _, _ := strings.Cut(sid, ".")
@@ -75,6 +84,23 @@ func (s *Server) subscribeRemote() {
 		}
 	}
 	s.ps.Subscribe(lpTopicPrefix+s.lp.id, &s.lp.sub)
+	lpServers.Store(lpServerKey(s.ps.Node(), s.lp.id), struct{}{})
+}
+
+// unsubscribeRemote stops answering for this Server's sessions.
+func (s *Server) unsubscribeRemote() {
+	lpServers.Delete(lpServerKey(s.ps.Node(), s.lp.id))
+	s.ps.Unsubscribe(lpTopicPrefix+s.lp.id, &s.lp.sub)
+}
+
+// mayHold reports whether the Server id on node may hold sessions: on
+// this node, only a Server of this process that is running can.
+func (s *Server) mayHold(node, id string) bool {
+	if node != s.ps.Node() {
+		return true
+	}
+	_, ok := lpServers.Load(lpServerKey(node, id))
+	return ok
 }
 
 // serveRemote answers a request forwarded by another Server.

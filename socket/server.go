@@ -163,7 +163,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if s.lp != nil {
-		s.ps.Unsubscribe(lpTopicPrefix+s.lp.id, &s.lp.sub)
+		s.unsubscribeRemote()
 	}
 	for _, c := range conns {
 		c.close(transport.CloseShutdown)
