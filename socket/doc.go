@@ -53,8 +53,10 @@
 // connection like a WebSocket's, whose transport is a
 // [transport.LongPoll]: the same channels, ids, broadcasts and close
 // reasons apply, plus [transport.CloseInactive] when no poll has come for
-// 1.5 windows. Sessions are found on the node that created them only, so
-// a load balancer needs sticky sessions.
+// 1.5 windows. A request that reaches a Server other than the session's
+// (another node behind a load balancer) is carried to it through the
+// [pubsub.PubSub]; without a PubSub spanning the nodes, a load balancer
+// needs sticky sessions.
 //
 // # Concurrency
 //

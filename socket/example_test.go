@@ -371,19 +371,15 @@ func ExampleServer_longPoll() {
 	defer ts.Close()
 	defer srv.Shutdown(context.Background())
 
-	do := func(method, token, body string) pollAnswer {
-		return longPollRequest(ts.URL, method, token, body)
-	}
-
-	open := do("GET", "", "")
+	open := longPollRequest(ts.URL, "GET", "", "")
 	fmt.Println("open:", open.Status)
-	sent := do("POST", open.Token, `["1","1","room:42","phx_join",{}]`+"\n"+`["1","2","room:42","ping",{}]`)
+	sent := longPollRequest(ts.URL, "POST", open.Token, `["1","1","room:42","phx_join",{}]`+"\n"+`["1","2","room:42","ping",{}]`)
 	fmt.Println("publish:", sent.Status)
 	// The ping's reply may come a poll later: the channel handles pushes
 	// in its own goroutine.
 	var msgs []string
 	for len(msgs) < 2 {
-		got := do("GET", open.Token, "")
+		got := longPollRequest(ts.URL, "GET", open.Token, "")
 		if got.Status != 200 {
 			log.Fatalf("poll: status %d", got.Status)
 		}

@@ -279,10 +279,8 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 // publish answers a POST (PROTOCOL.md §6.4) with publishBody's status, or
 // HTTP 400 for a body too large or not valid.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lp.opts.MaxBodyBytes))
-	if err != nil {
-		s.log.Warn("bad long-poll publish", "err", err)
-		w.WriteHeader(http.StatusBadRequest)
+	body, ok := s.readPublish(w, r)
+	if !ok {
 		return
 	}
 	st, ok := s.publishBody(sess, isNDJSON(r), body)
@@ -291,6 +289,18 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport
 		return
 	}
 	writeStatus(w, st)
+}
+
+// readPublish reads a publish's body, at most MaxBodyBytes; it answers
+// HTTP 400 and reports false when it cannot.
+func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lp.opts.MaxBodyBytes))
+	if err != nil {
+		s.log.Warn("bad long-poll publish", "err", err)
+		w.WriteHeader(http.StatusBadRequest)
+		return nil, false
+	}
+	return body, true
 }
 
 // isNDJSON reports whether a publish is an ndjson batch.

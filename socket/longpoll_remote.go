@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -154,10 +153,8 @@ func (s *Server) serveRemote(b []byte) {
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, t transport.SessionToken, token string) {
 	req := remoteRequest{Token: token, Node: s.ps.Node(), Reply: lpReplyPrefix + randomID(16)}
 	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.lp.opts.MaxBodyBytes))
-		if err != nil {
-			s.log.Warn("bad long-poll publish", "err", err)
-			w.WriteHeader(http.StatusBadRequest)
+		body, ok := s.readPublish(w, r)
+		if !ok {
 			return
 		}
 		req.Publish, req.NDJSON, req.Body = true, isNDJSON(r), body
