@@ -26,7 +26,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzV1Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzV2Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzV2BinaryDecode$$' -fuzztime=$(FUZZTIME) ./protocol/
-	$(GO) test -run='^$$' -fuzz='^FuzzTokenVerify$$' -fuzztime=$(FUZZTIME) ./transport/
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenVerify$$' -fuzztime=$(FUZZTIME) ./internal/longpoll/
 
 test-interop:
 	bash internal/interop/run.sh

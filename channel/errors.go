@@ -21,8 +21,8 @@ var (
 	ErrShutdown = fmt.Errorf("channel: server shutdown: %w", ErrStop)
 	// ErrDuplicateJoin: the client joined the same topic again.
 	ErrDuplicateJoin = fmt.Errorf("channel: duplicate join: %w", ErrStop)
-	// ErrNotJoined is returned by Push and Reply when the channel is not
-	// joined or its connection is gone.
+	// ErrNotJoined is returned by Socket.Push inside Join and once the
+	// channel has ended, and by Reply when the connection is gone.
 	ErrNotJoined = errors.New("channel: not joined")
 )
 
@@ -37,7 +37,8 @@ func (e *JoinError) Error() string { return fmt.Sprintf("channel: join refused: 
 // Refuse returns a *JoinError with response, for [Handler.Join].
 func Refuse(response any) error { return &JoinError{Response: response} }
 
-// PanicError is the reason of a channel whose callback panicked.
+// PanicError is the reason of a channel whose callback panicked: the
+// value given to panic and the goroutine's stack.
 type PanicError struct {
 	Value any
 	Stack []byte

@@ -41,7 +41,7 @@ func (r *ChatRoom) Join(_ context.Context, _ *channel.Socket, _ string, payload 
 	return map[string]string{"welcome": p.User}, nil // the join reply's response
 }
 
-func (r *ChatRoom) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (r *ChatRoom) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	switch in.Event {
 	case "new_msg":
 		var m struct{ Body string }
@@ -85,7 +85,7 @@ func (SlowRoom) Join(context.Context, *channel.Socket, string, protocol.Payload)
 	return nil, nil
 }
 
-func (SlowRoom) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Push) error {
+func (SlowRoom) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 	ref := in.ReplyRef() // keep it: in itself must not leave the callback
 	go func() {
 		time.Sleep(10 * time.Millisecond) // a slow lookup
@@ -96,7 +96,7 @@ func (SlowRoom) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Push)
 
 // A handler that returns without replying can reply later, from any
 // goroutine, with a ReplyRef (Phoenix's socket_ref).
-func ExamplePush_ReplyRef() {
+func ExampleMessage_ReplyRef() {
 	c, stop := exServe(func() channel.Handler { return SlowRoom{} })
 	defer stop()
 
@@ -148,7 +148,7 @@ func (StampRoom) Join(context.Context, *channel.Socket, string, protocol.Payload
 	return nil, nil
 }
 
-func (StampRoom) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (StampRoom) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	return s.Broadcast(ctx, in.Event, in.Payload)
 }
 
@@ -191,7 +191,7 @@ func (ByeRoom) Join(context.Context, *channel.Socket, string, protocol.Payload) 
 	return nil, nil
 }
 
-func (ByeRoom) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Push) error {
+func (ByeRoom) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 	switch in.Event {
 	case "bye":
 		return channel.ErrStop // a normal stop: phx_close, no rejoin

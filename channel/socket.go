@@ -3,154 +3,79 @@ package channel
 import (
 	"context"
 
+	"github.com/pyrehq/pyre/internal/chanlink"
 	"github.com/pyrehq/pyre/protocol"
-	"github.com/pyrehq/pyre/pubsub"
 )
 
-// Socket is a joined channel as its handler sees it: the topic, the
-// connection's assigns and the ways to talk to the client and the topic.
+// Socket is a joined channel as its handler sees it, Phoenix's socket in
+// a channel: the topic, the connection's assigns and the ways to talk to
+// the client and to the topic. Pyre makes one for each join and passes it
+// to every callback of that channel.
 //
-// Assigns belongs to the channel's goroutine. The other methods are safe
-// for concurrent use.
+// Assigns belongs to the channel's callbacks, which run one at a time.
+// The methods are safe for concurrent use, from any goroutine.
 type Socket struct {
 	// Assigns starts as a copy of the connection's assigns (set by the
 	// socket's Connect callback) and is the channel's to change.
 	Assigns map[string]any
 
-	ch      *Channel
-	joinRef protocol.Ref
+	c chanlink.Channel
 }
 
 // Topic is the channel's topic.
-func (s *Socket) Topic() string { return s.ch.cfg.Topic }
+func (s *Socket) Topic() string { return s.c.Topic() }
 
-// JoinRef is the join_ref carried by this channel's frames.
-func (s *Socket) JoinRef() protocol.Ref { return s.joinRef }
+// JoinRef is the join_ref carried by this channel's frames: the client's,
+// or the join's ref when the client sent none (V1).
+func (s *Socket) JoinRef() protocol.Ref { return s.c.JoinRef() }
 
-// ID is the connection's socket id, "" when anonymous.
-func (s *Socket) ID() string { return s.ch.cfg.Conn.ID() }
+// ID is the connection's socket id (socket.Options.ID), "" when anonymous.
+func (s *Socket) ID() string { return s.c.ID() }
 
 // Transport names the connection's transport: "websocket" or "longpoll".
-func (s *Socket) Transport() string { return s.ch.cfg.Conn.Transport() }
+func (s *Socket) Transport() string { return s.c.Transport() }
+
+// Context is the channel's context, canceled when the channel ends for
+// any reason. It is also the ctx every callback gets.
+func (s *Socket) Context() context.Context { return s.c.Context() }
 
 // Push sends event to this client only: [join_ref, null, topic, event,
-// payload]. With the V2 serializer payload must encode to a JSON object (or
-// be a binary protocol.Payload); the error says when it does not, and
-// returning it from a callback crashes the channel, as in Phoenix.
-func (s *Socket) Push(event string, payload any) error {
-	if !s.ch.open.Load() || s.ch.muted.Load() || s.ch.done.Load() {
-		return ErrNotJoined
-	}
-	p, err := ToPayload(payload)
-	if err != nil {
-		return err
-	}
-	conn := s.ch.cfg.Conn
-	m := protocol.Message{JoinRef: s.joinRef, Topic: s.ch.cfg.Topic, Event: event, Payload: p}
-	data, bin, err := conn.Serializer().AppendMessage(nil, &m)
-	if err != nil {
-		return err
-	}
-	if !conn.Send(protocol.Frame{Data: data, Binary: bin}) {
-		return ErrNotJoined
-	}
-	return nil
-}
+// payload]. payload is nil ({}), a [protocol.Payload], a
+// json.RawMessage, or any value encoding/json encodes. With the V2
+// serializer it must be a JSON object or binary; returning that error
+// from a callback crashes the channel, as in Phoenix. Push returns
+// [ErrNotJoined] inside Join (the join reply must come first), after
+// the channel has ended, and when the connection is closing.
+func (s *Socket) Push(event string, payload any) error { return s.c.Push(event, payload) }
 
-// Broadcast sends event to every subscriber of the topic, on every node,
-// this client included. payload must encode to a JSON object or be binary.
+// Broadcast sends event to every subscriber of the channel's topic, on
+// every node, this client included (Phoenix's broadcast). payload must
+// be a JSON object or binary. Subscribers that do not intercept the event
+// get a frame encoded once per serializer.
 func (s *Socket) Broadcast(ctx context.Context, event string, payload any) error {
-	return s.broadcast(ctx, event, payload, nil)
+	return s.c.Broadcast(ctx, event, payload, false)
 }
 
-// BroadcastFrom is Broadcast except that this channel's client does not get it.
+// BroadcastFrom is Broadcast except that this channel's client does not
+// get it (Phoenix's broadcast_from).
 func (s *Socket) BroadcastFrom(ctx context.Context, event string, payload any) error {
-	return s.broadcast(ctx, event, payload, s.ch)
+	return s.c.Broadcast(ctx, event, payload, true)
 }
 
-func (s *Socket) broadcast(ctx context.Context, event string, payload any, from pubsub.Subscriber) error {
-	m, err := NewMessage(s.ch.cfg.Topic, event, payload)
-	if err != nil {
-		return err
-	}
-	m.From = from
-	return s.ch.cfg.PubSub.Broadcast(ctx, m)
-}
+// Send queues msg for the channel's [InfoHandler.HandleInfo], behind the
+// messages already queued (Phoenix's send(self(), msg)). It reports false
+// when the channel has ended. Inside Join it is how a channel runs work
+// right after the join reply, as Phoenix apps send themselves :after_join.
+func (s *Socket) Send(msg any) bool { return s.c.Send(msg) }
 
-// Subscriber is the channel's PubSub subscriber, for
-// socket.Server.BroadcastFrom.
-func (s *Socket) Subscriber() pubsub.Subscriber { return s.ch }
+// Subscribe subscribes the channel to another topic of the PubSub, as
+// Phoenix's Endpoint.subscribe in a channel does: each broadcast on it
+// reaches [InfoHandler.HandleInfo] as a [Broadcast], in order with the
+// channel's other messages. The subscription ends with the channel,
+// whatever ends it (a refused or crashed join included), or with
+// Unsubscribe. Subscribing to a topic twice changes nothing. It may be
+// called in Join; deliveries then wait for the join reply.
+func (s *Socket) Subscribe(topic string) error { return s.c.Subscribe(topic) }
 
-// Send queues msg for the channel's HandleInfo, from any goroutine. It
-// reports false when the channel has ended.
-func (s *Socket) Send(msg any) bool { return s.ch.send(msg) }
-
-// Context is the channel's context, canceled when the channel ends.
-func (s *Socket) Context() context.Context { return s.ch.ctx }
-
-// NewMessage builds a broadcast, checking that payload is a JSON object or
-// binary as every serializer requires of broadcasts.
-func NewMessage(topic, event string, payload any) (*pubsub.Message, error) {
-	p, err := ToPayload(payload)
-	if err != nil {
-		return nil, err
-	}
-	if !p.IsBinary() && !p.IsObject() {
-		return nil, protocol.ErrPayloadNotObject
-	}
-	return &pubsub.Message{Topic: topic, Event: event, Payload: p}, nil
-}
-
-// Push is a message the client pushed to the channel.
-type Push struct {
-	Event   string
-	Payload protocol.Payload
-	// Ref is the message's ref; null when the client expects no reply.
-	Ref protocol.Ref
-
-	ch *Channel
-}
-
-// Reply answers this push with status ("ok", "error" or any other status
-// the client matches with receive) and a response (nil is {}). Replies
-// to a push without a ref are dropped.
-func (p *Push) Reply(status string, response any) error {
-	return p.ReplyRef().Reply(status, response)
-}
-
-// ReplyRef returns a handle to answer this push later, from any goroutine
-// (Phoenix's socket_ref).
-func (p *Push) ReplyRef() ReplyRef {
-	return ReplyRef{conn: p.ch.cfg.Conn, topic: p.ch.cfg.Topic, joinRef: p.ch.sock.joinRef, ref: p.Ref}
-}
-
-// ReplyRef answers a client push later. It is a small value, safe to copy
-// and to use from any goroutine; the reply is written even if the channel
-// has ended meanwhile, as long as the connection is open. Several replies
-// may be sent; the client uses the first.
-type ReplyRef struct {
-	conn    Conn
-	topic   string
-	joinRef protocol.Ref
-	ref     protocol.Ref
-}
-
-// Reply sends {"status": status, "response": response}.
-func (r ReplyRef) Reply(status string, response any) error {
-	if r.conn == nil || r.ref.IsNull() {
-		return nil
-	}
-	p, err := ToPayload(response)
-	if err != nil {
-		return err
-	}
-	rep := protocol.Reply{JoinRef: r.joinRef, Ref: r.ref, Topic: r.topic, Status: status, Response: p}
-	data, bin, err := r.conn.Serializer().AppendReply(nil, &rep)
-	if err != nil {
-		return err
-	}
-	if !r.conn.Send(protocol.Frame{Data: data, Binary: bin}) {
-		return ErrNotJoined
-	}
-	return nil
-}
+// Unsubscribe ends a subscription made with Subscribe.
+func (s *Socket) Unsubscribe(topic string) { s.c.Unsubscribe(topic) }

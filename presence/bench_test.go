@@ -30,7 +30,7 @@ func trackN(b *testing.B, tr *presence.Tracker, topic string, n int) {
 	}
 }
 
-func newBenchTracker(b *testing.B, ps pubsub.PubSub) *presence.Tracker {
+func newBenchTracker(b *testing.B, ps *pubsub.PubSub) *presence.Tracker {
 	tr, err := presence.New(ps, &presence.Options{Logger: discard})
 	if err != nil {
 		b.Fatal(err)
@@ -41,7 +41,7 @@ func newBenchTracker(b *testing.B, ps pubsub.PubSub) *presence.Tracker {
 
 // BenchmarkList10k is List of a topic with 10,000 entries.
 func BenchmarkList10k(b *testing.B) {
-	tr := newBenchTracker(b, pubsub.NewLocal(""))
+	tr := newBenchTracker(b, newPubSub(b, ""))
 	trackN(b, tr, "room:big", benchN)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -55,7 +55,7 @@ func BenchmarkList10k(b *testing.B) {
 // BenchmarkState10k is List plus its encoding as the presence_state
 // payload: what a join costs the server.
 func BenchmarkState10k(b *testing.B) {
-	tr := newBenchTracker(b, pubsub.NewLocal(""))
+	tr := newBenchTracker(b, newPubSub(b, ""))
 	trackN(b, tr, "room:big", benchN)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -118,15 +118,15 @@ func cpuTime() time.Duration {
 // process's user+system time (getrusage), so the tracker's goroutines and
 // the GC are counted.
 func BenchmarkDiffVsBroadcast10k(b *testing.B) {
-	ps := pubsub.NewLocal("")
+	ps := newPubSub(b, "")
 	tr := newBenchTracker(b, ps)
 	subs := make([]*fastSub, benchN)
 	for i := range subs {
 		subs[i] = &fastSub{queue: make(chan protocol.Frame, 64)}
-		ps.Subscribe("room:big", subs[i])
+		_, _ = ps.Subscribe("room:big", subs[i])
 	}
 	last := &lastSub{done: make(chan struct{}, 1)}
-	ps.Subscribe("room:big", last)
+	_, _ = ps.Subscribe("room:big", last)
 
 	// A plain broadcast as large as a presence_diff of one join.
 	ref, _ := tr.Track("probe", "room:big", "user-probe", map[string]any{"online_at": 1714000000000})
@@ -182,7 +182,7 @@ func BenchmarkJoinBurst10k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		ps := pubsub.NewLocal("")
+		ps := newPubSub(b, "")
 		tr, err := presence.New(ps, &presence.Options{Logger: discard})
 		if err != nil {
 			b.Fatal(err)
@@ -190,10 +190,10 @@ func BenchmarkJoinBurst10k(b *testing.B) {
 		subs := make([]*fastSub, benchN)
 		for i := range subs {
 			subs[i] = &fastSub{queue: make(chan protocol.Frame, 1)}
-			ps.Subscribe("room:big", subs[i])
+			_, _ = ps.Subscribe("room:big", subs[i])
 		}
 		counter := &joinsCounter{want: benchN, done: make(chan struct{})}
-		ps.Subscribe("room:big", counter)
+		_, _ = ps.Subscribe("room:big", counter)
 		b.StartTimer()
 
 		var wg sync.WaitGroup
@@ -249,7 +249,7 @@ func (c *joinsCounter) Deliver(m *pubsub.Message) {
 // BenchmarkTrackUntrackParallel tracks and untracks from every CPU, each
 // goroutine on its own topic: the shards keep them apart.
 func BenchmarkTrackUntrackParallel(b *testing.B) {
-	tr := newBenchTracker(b, pubsub.NewLocal(""))
+	tr := newBenchTracker(b, newPubSub(b, ""))
 	var next atomic.Int64
 	meta := map[string]any{"online_at": 1714000000000}
 	b.ReportAllocs()

@@ -18,7 +18,8 @@ import (
 // fake clock.
 
 type node struct {
-	ps *pubsub.ClusterNode
+	ps *pubsub.PubSub
+	ad *pubsub.ClusterAdapter
 	tr *presence.Tracker
 	w  *watcher // Watches "room:1" on this node.
 }
@@ -27,8 +28,8 @@ func startNodes(t *testing.T, c *pubsub.Cluster, names ...string) map[string]*no
 	t.Helper()
 	nodes := map[string]*node{}
 	for _, name := range names {
-		ps := c.Node(name)
-		nodes[name] = &node{ps: ps, w: watch(ps, "room:1"), tr: newTracker(t, ps, nil)}
+		ps, ad := clusterNode(t, c, name)
+		nodes[name] = &node{ps: ps, ad: ad, w: watch(ps, "room:1"), tr: newTracker(t, ps, nil)}
 	}
 	synctest.Wait()
 	return nodes
@@ -146,7 +147,7 @@ func TestClusterNodeDownAndBack(t *testing.T) {
 		all := map[string][]string{"ann": {ann}, "bob": {bob}, "cid": {cid}}
 		converged(t, nodes, all)
 
-		nodes["c"].ps.Disconnect() // c crashes, or is cut off.
+		nodes["c"].ad.Disconnect() // c crashes, or is cut off.
 		time.Sleep(29 * time.Second)
 		synctest.Wait()
 		converged(t, nodes, all) // Not yet down.
@@ -166,7 +167,7 @@ func TestClusterNodeDownAndBack(t *testing.T) {
 		}
 
 		// c comes back: its entries are joins again, everywhere.
-		nodes["c"].ps.Connect()
+		nodes["c"].ad.Connect()
 		time.Sleep(2 * time.Second) // A heartbeat period.
 		synctest.Wait()
 		converged(t, nodes, all)
@@ -199,10 +200,10 @@ func TestClusterRestartedNode(t *testing.T) {
 		synctest.Wait()
 
 		// b dies without a word, and starts again.
-		nodes["b"].ps.Disconnect()
+		nodes["b"].ad.Disconnect()
 		_ = nodes["b"].tr.Shutdown(context.Background())
-		nodes["b"].ps.Unsubscribe("room:1", nodes["b"].w) // Its clients are gone too.
-		nodes["b"].ps.Connect()
+		nodes["b"].w.sub.Unsubscribe() // Its clients are gone too.
+		nodes["b"].ad.Connect()
 		nodes["b"].w = watch(nodes["b"].ps, "room:1")
 		nodes["b"].tr = newTracker(t, nodes["b"].ps, nil)
 		bob := track(t, nodes["b"].tr, "conn-9", "bob")

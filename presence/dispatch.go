@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"slices"
 
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -21,66 +20,36 @@ type diffItem struct {
 	topic  string
 	joins  []*entry
 	leaves []*entry
-	// held keeps this item, and everything queued behind it on the shard,
-	// from being broadcast until released (TrackAndPushState pushes the
-	// presence_state first). Protected by shard.qmu.
-	held bool
+	// release, when not nil, keeps this item, and everything queued
+	// behind it on the shard, from being broadcast until it is closed
+	// (TrackAndPushState pushes the presence_state first).
+	release chan struct{}
 }
 
 // enqueue queues it behind the shard's earlier diffs. The caller holds
 // sh.mu, so the diffs of a topic queue in the order its state changed.
+// After Shutdown the diff is dropped.
 func (t *Tracker) enqueue(sh *shard, it *diffItem) {
 	if len(it.joins)+len(it.leaves) == 0 {
 		return
 	}
-	sh.qmu.Lock()
-	sh.queue = append(sh.queue, it)
-	t.startDispatch(sh)
-	sh.qmu.Unlock()
+	_ = sh.diffs.Push(it)
 }
 
-// release lets a held item go.
-func (t *Tracker) release(sh *shard, it *diffItem) {
-	sh.qmu.Lock()
-	it.held = false
-	t.startDispatch(sh)
-	sh.qmu.Unlock()
-}
-
-// startDispatch starts the shard's dispatcher when there is a diff ready
-// and none is running. sh.qmu must be held.
-func (t *Tracker) startDispatch(sh *shard) {
-	if sh.running || len(sh.queue) == 0 || sh.queue[0].held {
-		return
-	}
-	if t.goWork(func() { t.dispatch(sh) }) {
-		sh.running = true
-	}
-}
-
-// dispatch broadcasts the shard's queued diffs, in order, until the queue
-// is empty or its head is held. Everything ready when it looks is taken at
-// once and merged per topic.
-func (t *Tracker) dispatch(sh *shard) {
-	for {
-		sh.qmu.Lock()
-		n := 0
-		for n < len(sh.queue) && !sh.queue[n].held {
+// dispatch broadcasts a batch of the shard's diffs, in order, on the
+// shard queue's goroutine. Consecutive diffs of a topic are merged; a
+// held diff waits for its release, and the diffs behind it with it.
+func (t *Tracker) dispatch(batch []*diffItem) {
+	for len(batch) > 0 {
+		if r := batch[0].release; r != nil {
+			<-r
+		}
+		n := 1
+		for n < len(batch) && batch[n].release == nil {
 			n++
 		}
-		if n == 0 {
-			if len(sh.queue) == 0 {
-				sh.queue = nil
-			}
-			sh.running = false
-			sh.qmu.Unlock()
-			return
-		}
-		batch := slices.Clone(sh.queue[:n])
-		clear(sh.queue[:n])
-		sh.queue = sh.queue[n:]
-		sh.qmu.Unlock()
-		t.broadcastDiffs(batch)
+		t.broadcastDiffs(batch[:n])
+		batch = batch[n:]
 	}
 }
 

@@ -14,7 +14,12 @@ import (
 // Track and list outside of a channel: the owner ("job-7") is whatever
 // holds the entry.
 func ExampleTracker_Track() {
-	tr, err := presence.New(pubsub.NewLocal("node-1"), nil)
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: "node-1"})
+	if err != nil {
+		panic(err)
+	}
+	defer ps.Close(context.Background())
+	tr, err := presence.New(ps, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -67,7 +72,12 @@ func ExampleTracker_TrackAndPushState() {
 // Fetch adds fields beside the metas, for every list and diff.
 func ExampleOptions_fetch() {
 	names := map[string]string{"42": "Ann"}
-	tr, err := presence.New(pubsub.NewLocal(""), &presence.Options{
+	ps, err := pubsub.New(context.Background(), nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ps.Close(context.Background())
+	tr, err := presence.New(ps, &presence.Options{
 		Fetch: func(_ context.Context, _ string, ps map[string]*presence.Presence) {
 			for id, p := range ps {
 				p.Extra = map[string]any{"name": names[id]}
@@ -88,8 +98,12 @@ func ExampleOptions_fetch() {
 // Two nodes: an entry tracked on one is listed on the other.
 func Example_cluster() {
 	c := pubsub.NewCluster()
-	n1, _ := presence.New(c.Node("node-1"), nil)
-	n2, _ := presence.New(c.Node("node-2"), nil)
+	ps1, _ := pubsub.New(context.Background(), &pubsub.Options{Node: "node-1", Adapter: c.Adapter()})
+	ps2, _ := pubsub.New(context.Background(), &pubsub.Options{Node: "node-2", Adapter: c.Adapter()})
+	defer ps1.Close(context.Background())
+	defer ps2.Close(context.Background())
+	n1, _ := presence.New(ps1, nil)
+	n2, _ := presence.New(ps2, nil)
 	defer n1.Shutdown(context.Background())
 	defer n2.Shutdown(context.Background())
 

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 )
@@ -133,14 +135,21 @@ type replica struct {
 
 // gossip is the worker's mailbox and state.
 type gossip struct {
-	mu      sync.Mutex // Protects the following four.
-	inbox   []*pubsub.Message
-	flush   bool
-	tick    bool
-	running bool
-	timer   *time.Timer
+	inbox *workq.Queue[gossipWork] // Served by the worker.
+
+	mu    sync.Mutex // Protects timer.
+	timer *time.Timer
 
 	replicas map[string]*replica // by node name; owned by the worker
+}
+
+// gossipWork is one item of the worker's mailbox: a message from another
+// node, or a request to flush the changes not sent yet (with a heartbeat
+// when tick is set).
+type gossipWork struct {
+	m     *pubsub.Message
+	flush bool
+	tick  bool
 }
 
 // record gives ops their seq, and keeps them for the next heartbeat when
@@ -171,18 +180,21 @@ func (t *Tracker) setPeers(peers bool) {
 	t.out.mu.Unlock()
 }
 
-func (t *Tracker) startGossip() {
+func (t *Tracker) startGossip() error {
 	t.g.replicas = make(map[string]*replica)
-	t.sub = func(m *pubsub.Message) {
-		if m.From != &t.sub {
-			t.post(m, false, false)
-		}
+	t.g.inbox = workq.New(&t.group, t.work, nil)
+	sub, err := t.ps.Subscribe(t.topic, pubsub.SubscriberFunc(func(m *pubsub.Message) {
+		t.post(m, false, false)
+	}))
+	if err != nil {
+		return fmt.Errorf("presence: %w", err)
 	}
-	t.ps.Subscribe(t.topic, &t.sub)
+	t.sub = sub
 	t.g.mu.Lock()
 	t.g.timer = time.AfterFunc(t.opts.BroadcastPeriod, t.onTick)
 	t.g.mu.Unlock()
 	t.post(nil, false, true) // Announce this node now.
+	return nil
 }
 
 func (t *Tracker) onTick() {
@@ -198,9 +210,10 @@ func (t *Tracker) onTick() {
 func (t *Tracker) stopGossip() {
 	t.g.mu.Lock()
 	t.g.timer.Stop()
-	t.g.inbox = nil
 	t.g.mu.Unlock()
-	t.ps.Unsubscribe(t.topic, &t.sub)
+	t.g.inbox.Close()
+	t.g.inbox.Clear()
+	t.sub.Unsubscribe()
 }
 
 func (t *Tracker) sayGoodbye(ctx context.Context) {
@@ -209,39 +222,27 @@ func (t *Tracker) sayGoodbye(ctx context.Context) {
 
 // post hands the worker a message, a flush or a tick.
 func (t *Tracker) post(m *pubsub.Message, flush, tick bool) {
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
-	if m != nil {
-		t.g.inbox = append(t.g.inbox, m)
-	}
-	t.g.flush = t.g.flush || flush
-	t.g.tick = t.g.tick || tick
-	if !t.g.running && t.goWork(t.work) {
-		t.g.running = true
-	}
+	_ = t.g.inbox.Push(gossipWork{m: m, flush: flush, tick: tick})
 }
 
-// work serves the mailbox until it is empty.
-func (t *Tracker) work() {
-	for {
-		t.g.mu.Lock()
-		msgs, flush, tick := t.g.inbox, t.g.flush, t.g.tick
-		t.g.inbox, t.g.flush, t.g.tick = nil, false, false
-		if len(msgs) == 0 && !flush && !tick || t.isDown.Load() {
-			t.g.running = false
-			t.g.mu.Unlock()
-			return
+// work serves a batch of the mailbox: the messages in order, then one
+// flush for every flush or tick asked.
+func (t *Tracker) work(batch []gossipWork) {
+	if t.isDown.Load() {
+		return
+	}
+	var flush, tick bool
+	for _, w := range batch {
+		if w.m != nil {
+			t.handle(w.m)
 		}
-		t.g.mu.Unlock()
-		for _, m := range msgs {
-			t.handle(m)
-		}
-		if flush || tick {
-			t.flush(tick)
-		}
-		if tick {
-			t.checkReplicas()
-		}
+		flush, tick = flush || w.flush, tick || w.tick
+	}
+	if flush || tick {
+		t.flush(tick)
+	}
+	if tick {
+		t.checkReplicas()
 	}
 }
 
@@ -282,7 +283,7 @@ func (t *Tracker) send(ctx context.Context, node, event string, v any) {
 		t.log.Error("presence gossip cannot be encoded", "event", event, "err", err)
 		return
 	}
-	m := &pubsub.Message{Topic: t.topic, Event: event, Payload: protocol.JSON(b), From: &t.sub}
+	m := &pubsub.Message{Topic: t.topic, Event: event, Payload: protocol.JSON(b), From: t.sub}
 	ctx, cancel := context.WithTimeout(ctx, t.opts.BroadcastPeriod)
 	defer cancel()
 	if node == "" {

@@ -20,22 +20,32 @@ import (
 // on node "a" and records what the tracker sends it.
 type peer struct {
 	t    *testing.T
-	ps   *pubsub.ClusterNode
+	ps   *pubsub.PubSub
 	ref  replicaRef
 	mu   sync.Mutex
 	got  []*pubsub.Message
 	diff []string // presence_diff payloads on node a's room:1
 }
 
+// clusterNode returns a PubSub on a new node of c, closed when the test ends.
+func clusterNode(t *testing.T, c *pubsub.Cluster, name string) *pubsub.PubSub {
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: name, Adapter: c.Adapter(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close(context.Background()) })
+	return ps
+}
+
 func newPeerTest(t *testing.T) (*Tracker, *peer) {
 	c := pubsub.NewCluster()
-	a := c.Node("a")
+	a := clusterNode(t, c, "a")
 	tr, err := New(a, &Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
-	p := &peer{t: t, ps: c.Node("b"), ref: replicaRef{Node: "b", Vsn: "v1"}}
+	p := &peer{t: t, ps: clusterNode(t, c, "b"), ref: replicaRef{Node: "b", Vsn: "v1"}}
 	rec := pubsub.SubscriberFunc(func(m *pubsub.Message) {
 		if strings.Contains(string(m.Payload.Bytes()), `{"from":{"node":"b"`) {
 			return // The peer's own.
@@ -44,13 +54,17 @@ func newPeerTest(t *testing.T) (*Tracker, *peer) {
 		p.got = append(p.got, m)
 		p.mu.Unlock()
 	})
-	p.ps.Subscribe(tr.topic, &rec)
+	if _, err := p.ps.Subscribe(tr.topic, rec); err != nil {
+		t.Fatal(err)
+	}
 	diffs := pubsub.SubscriberFunc(func(m *pubsub.Message) {
 		p.mu.Lock()
 		p.diff = append(p.diff, string(m.Payload.Bytes()))
 		p.mu.Unlock()
 	})
-	a.Subscribe("room:1", &diffs)
+	if _, err := a.Subscribe("room:1", diffs); err != nil {
+		t.Fatal(err)
+	}
 	synctest.Wait()
 	if ev := p.events(); !slices.Equal(ev, []string{evHeartbeat}) {
 		t.Fatalf("at start the tracker sent %v, want a heartbeat", ev)

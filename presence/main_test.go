@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 var discard = slog.New(slog.DiscardHandler)
 
 // newTracker returns a tracker on ps, shut down when the test ends.
-func newTracker(t testing.TB, ps pubsub.PubSub, opts *presence.Options) *presence.Tracker {
+func newTracker(t testing.TB, ps *pubsub.PubSub, opts *presence.Options) *presence.Tracker {
 	t.Helper()
 	var o presence.Options
 	if opts != nil {
@@ -42,6 +42,31 @@ func newTracker(t testing.TB, ps pubsub.PubSub, opts *presence.Options) *presenc
 	return tr
 }
 
+// newPubSub returns a single-node PubSub named node ("" for a random
+// name), closed when the test ends.
+func newPubSub(t testing.TB, node string) *pubsub.PubSub {
+	t.Helper()
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: node, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close(context.Background()) })
+	return ps
+}
+
+// clusterNode returns a PubSub on a new node of c named name, closed when
+// the test ends, and its adapter (to disconnect it).
+func clusterNode(t testing.TB, c *pubsub.Cluster, name string) (*pubsub.PubSub, *pubsub.ClusterAdapter) {
+	t.Helper()
+	a := c.Adapter()
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: name, Adapter: a, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close(context.Background()) })
+	return ps, a
+}
+
 // wirePresence is a key's entry in presence_state and presence_diff.
 type wirePresence struct {
 	Metas []map[string]any `json:"metas"`
@@ -56,15 +81,20 @@ type wireDiff struct {
 // watcher subscribes to a topic and keeps what a phoenix.js Presence
 // would: every presence_diff, applied to its view with syncDiff's rules.
 type watcher struct {
+	sub   *pubsub.Subscription
 	mu    sync.Mutex
 	raw   []string
 	diffs []wireDiff
 	state map[string][]map[string]any
 }
 
-func watch(ps pubsub.PubSub, topic string) *watcher {
+func watch(ps *pubsub.PubSub, topic string) *watcher {
 	w := &watcher{state: map[string][]map[string]any{}}
-	ps.Subscribe(topic, w)
+	sub, err := ps.Subscribe(topic, w)
+	if err != nil {
+		panic(err)
+	}
+	w.sub = sub
 	return w
 }
 

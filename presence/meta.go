@@ -6,7 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/internal/jsonstr"
 )
 
 // Meta is one tracked entry of a key: the meta given to Track and the
@@ -162,4 +162,4 @@ func appendPresences(b []byte, presences map[string]*Presence) ([]byte, error) {
 }
 
 // appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte { return protocol.AppendString(b, s) }
+func appendString(b []byte, s string) []byte { return jsonstr.Append(b, s) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 )
@@ -68,7 +69,7 @@ type Options struct {
 //
 // All methods are safe for concurrent use.
 type Tracker struct {
-	ps    pubsub.PubSub
+	ps    *pubsub.PubSub
 	opts  Options
 	log   *slog.Logger
 	topic string // The gossip topic.
@@ -84,21 +85,23 @@ type Tracker struct {
 
 	out outbox
 	g   gossip
-	sub pubsub.SubscriberFunc // Subscribed to the gossip topic.
+	sub *pubsub.Subscription // To the gossip topic.
 
 	sockMu  sync.Mutex // Protects sockets.
 	sockets map[*channel.Socket]func() bool
 
-	lifeMu sync.Mutex // Protects closed, and orders wg.Add before wg.Wait.
-	closed bool
-	isDown atomic.Bool // closed, readable without lifeMu.
-	wg     sync.WaitGroup
+	// group owns the tracker's goroutines: a diff queue's per shard and
+	// the gossip worker's, each running while it has work. Shutdown
+	// closes it and waits for them.
+	group    workq.Group
+	isDown   atomic.Bool // Shutdown has begun.
+	shutOnce sync.Once
 }
 
 // New returns a tracker bound to ps, named after ps.Node() in the
 // cluster. It subscribes to its gossip topic and announces itself to the
 // other nodes. Call Shutdown to stop it.
-func New(ps pubsub.PubSub, opts *Options) (*Tracker, error) {
+func New(ps *pubsub.PubSub, opts *Options) (*Tracker, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -131,9 +134,12 @@ func New(ps pubsub.PubSub, opts *Options) (*Tracker, error) {
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for i := range t.shards {
 		t.shards[i].topics = make(map[string]*topicState)
+		t.shards[i].diffs = workq.New(&t.group, t.dispatch, nil)
 		t.owners[i].topics = make(map[ownerKey]map[string]struct{})
 	}
-	t.startGossip()
+	if err := t.startGossip(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -146,12 +152,11 @@ func (t *Tracker) Node() string { return t.self.Node }
 // Later calls to Track, Update and the socket helpers fail with
 // [ErrClosed]; List and Get still answer. Shutdown is idempotent.
 func (t *Tracker) Shutdown(ctx context.Context) error {
-	t.lifeMu.Lock()
-	first := !t.closed
-	t.closed = true
-	t.isDown.Store(true)
-	t.lifeMu.Unlock()
-	if first {
+	first := false
+	t.shutOnce.Do(func() {
+		first = true
+		t.isDown.Store(true)
+		t.group.Close() // No new goroutine: later diffs and gossip are dropped.
 		t.stopGossip()
 		t.sockMu.Lock()
 		for k, stop := range t.sockets {
@@ -159,35 +164,13 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 			delete(t.sockets, k)
 		}
 		t.sockMu.Unlock()
-	}
-	done := make(chan struct{})
-	go func() {
-		t.wg.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	})
+	err := t.group.Wait(ctx)
 	if first {
 		t.sayGoodbye(ctx)
 		t.cancel()
 	}
 	return err
-}
-
-// goWork runs f on a goroutine Shutdown waits for; it reports false, and
-// runs nothing, once the tracker is closed.
-func (t *Tracker) goWork(f func()) bool {
-	t.lifeMu.Lock()
-	defer t.lifeMu.Unlock()
-	if t.closed {
-		return false
-	}
-	t.wg.Go(f)
-	return true
 }
 
 func (t *Tracker) shard(topic string) *shard {
@@ -232,7 +215,10 @@ func (t *Tracker) track(owner ownerKey, topic, key string, fields map[string]any
 	ts.add(e)
 	t.ownerAdd(owner, topic)
 	t.record(op{add: e})
-	it := &diffItem{topic: topic, joins: []*entry{e}, held: held}
+	it := &diffItem{topic: topic, joins: []*entry{e}}
+	if held {
+		it.release = make(chan struct{})
+	}
 	t.enqueue(sh, it)
 	return m.Ref, it, nil
 }

@@ -19,7 +19,7 @@ import (
 func TestListAndGet(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		tr := newTracker(t, pubsub.NewLocal("n1"), nil)
+		tr := newTracker(t, newPubSub(t, "n1"), nil)
 		ctx := context.Background()
 
 		if got := tr.List(ctx, "room:none"); got == nil || len(got) != 0 {
@@ -83,7 +83,7 @@ func TestListAndGet(t *testing.T) {
 func TestTrackErrors(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		tr := newTracker(t, pubsub.NewLocal("n1"), nil)
+		tr := newTracker(t, newPubSub(t, "n1"), nil)
 		if _, err := tr.Track("o", "room:1", "k", map[string]any{"a": 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +134,7 @@ func TestTrackErrors(t *testing.T) {
 
 func TestOptionsValidation(t *testing.T) {
 	t.Parallel()
-	_, err := presence.New(pubsub.NewLocal(""), &presence.Options{BroadcastPeriod: 1e9, DownPeriod: 1e9})
+	_, err := presence.New(newPubSub(t, ""), &presence.Options{BroadcastPeriod: 1e9, DownPeriod: 1e9})
 	if err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("DownPeriod < 2 x BroadcastPeriod: err %v", err)
 	}
@@ -144,7 +144,7 @@ func TestOptionsValidation(t *testing.T) {
 func TestDiffs(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
 		w := watch(ps, "room:1")
 
@@ -179,7 +179,7 @@ func TestDiffs(t *testing.T) {
 func TestUpdateFunc(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
 		old, _ := tr.Track("o", "room:1", "k", map[string]any{"online_at": 1, "status": "here"})
 		ref, err := tr.UpdateFunc("o", "room:1", "k", func(m map[string]any) map[string]any {
@@ -200,7 +200,7 @@ func TestUpdateFunc(t *testing.T) {
 func TestUntrackAll(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
 		w1, w2 := watch(ps, "room:1"), watch(ps, "room:2")
 		for _, topic := range []string{"room:1", "room:2"} {
@@ -236,7 +236,7 @@ func TestUntrackAll(t *testing.T) {
 func TestFetch(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		var calls sync.Map
 		tr := newTracker(t, ps, &presence.Options{
 			Fetch: func(_ context.Context, topic string, ps map[string]*presence.Presence) {
@@ -290,7 +290,7 @@ func TestFetch(t *testing.T) {
 // watcher ends with the tracker's list, and then with nothing.
 func TestConcurrentChanges(t *testing.T) {
 	t.Parallel()
-	ps := pubsub.NewLocal("n1")
+	ps := newPubSub(t, "n1")
 	tr := newTracker(t, ps, nil)
 	topics := []string{"room:a", "room:b", "room:c"}
 	watchers := map[string]*watcher{}
@@ -355,7 +355,7 @@ func TestTenThousandJoinsAtOnce(t *testing.T) {
 	t.Parallel()
 	const n = 10_000
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
 		counts := &joinCounter{joins: map[*pubsub.Message]int{}}
 		subs := make([]*countingSub, n)

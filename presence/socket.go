@@ -26,7 +26,7 @@ func (t *Tracker) TrackAndPushState(ctx context.Context, s *channel.Socket, key 
 	if err != nil {
 		return "", err
 	}
-	defer t.release(t.shard(s.Topic()), it)
+	defer close(it.release) // The diff of the join may go out now.
 	return ref, t.PushState(ctx, s)
 }
 
@@ -60,7 +60,7 @@ func (t *Tracker) watch(s *channel.Socket) {
 		t.sockMu.Lock()
 		delete(t.sockets, s)
 		t.sockMu.Unlock()
-		t.untrackOwner(ownerKey{sock: s})
+		t.untrackOwner(ownerKey{sock: s}) // Short: it only queues the leave.
 	})
 }
 

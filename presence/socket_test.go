@@ -11,22 +11,23 @@ import (
 	"testing/synctest"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/chanrt"
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/presence"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 )
 
-// fakeConn is a channel.Conn that records the frames a client would get.
+// fakeConn is a chanrt.Conn that records the frames a client would get.
 type fakeConn struct {
 	mu     sync.Mutex
 	frames []string
 }
 
-func (f *fakeConn) Serializer() protocol.Serializer { return protocol.V2 }
-func (f *fakeConn) Transport() string               { return "fake" }
-func (f *fakeConn) ID() string                      { return "" }
-func (f *fakeConn) ChannelClosed(*channel.Channel, bool) {
-}
+func (f *fakeConn) Serializer() protocol.Serializer     { return protocol.V2 }
+func (f *fakeConn) Transport() string                   { return "fake" }
+func (f *fakeConn) ID() string                          { return "" }
+func (f *fakeConn) ChannelClosed(*chanrt.Channel, bool) {}
 
 func (f *fakeConn) Send(fr protocol.Frame) bool {
 	f.mu.Lock()
@@ -82,7 +83,7 @@ func (r *presenceRoom) HandleInfo(ctx context.Context, s *channel.Socket, msg an
 	return nil
 }
 
-func (r *presenceRoom) HandleIn(_ context.Context, s *channel.Socket, in *channel.Push) error {
+func (r *presenceRoom) HandleIn(_ context.Context, s *channel.Socket, in *channel.Message) error {
 	if in.Event == "update" {
 		ref, err := r.tr.UpdateSocket(s, r.user, r.update)
 		if err != nil {
@@ -95,12 +96,12 @@ func (r *presenceRoom) HandleIn(_ context.Context, s *channel.Socket, in *channe
 }
 
 // join starts a channel on a fake connection, as the socket package does.
-func join(t testing.TB, ps pubsub.PubSub, wg *sync.WaitGroup, topic string, h channel.Handler) (*channel.Channel, *fakeConn) {
+func join(t testing.TB, ps *pubsub.PubSub, wg *workq.Group, topic string, h channel.Handler) (*chanrt.Channel, *fakeConn) {
 	t.Helper()
 	conn := &fakeConn{}
-	c := channel.New(channel.Config{
+	c := chanrt.New(chanrt.Config{
 		Topic: topic, JoinRef: protocol.StringRef("1"), Ref: protocol.StringRef("1"),
-		Handler: h, Conn: conn, PubSub: ps, WG: wg, Logger: discard,
+		Handler: h, Conn: conn, PubSub: ps, Group: wg, Logger: discard,
 	})
 	if _, ok := c.Join(protocol.JSON([]byte(`{}`))); !ok {
 		t.Fatal("join refused")
@@ -114,9 +115,9 @@ func join(t testing.TB, ps pubsub.PubSub, wg *sync.WaitGroup, topic string, h ch
 func TestTrackAndPushStateOrder(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
-		var wg sync.WaitGroup
+		var wg workq.Group
 		w := watch(ps, "room:1")
 
 		a := &presenceRoom{tr: tr, user: "ann", refs: make(chan string, 4)}
@@ -173,22 +174,22 @@ func TestTrackAndPushStateOrder(t *testing.T) {
 		if v := w.view(); len(v) != 0 {
 			t.Fatalf("a watcher still sees %s", showRefs(v))
 		}
-		wg.Wait()
+		_ = wg.Wait(context.Background())
 	})
 }
 
 func TestSocketCrashUntracks(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
-		var wg sync.WaitGroup
+		var wg workq.Group
 		w := watch(ps, "room:1")
 		r := &presenceRoom{tr: tr, user: "ann", crash: true, refs: make(chan string, 1)}
 		join(t, ps, &wg, "room:1", r)
 		synctest.Wait()
 		ref := <-r.refs
-		wg.Wait()
+		_ = wg.Wait(context.Background())
 		synctest.Wait()
 		if list := tr.List(context.Background(), "room:1"); len(list) != 0 {
 			t.Fatalf("a crashed channel is still listed: %s", mustJSON(t, list))
@@ -213,9 +214,9 @@ func TestSocketCrashUntracks(t *testing.T) {
 func TestSocketHelpers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		ps := pubsub.NewLocal("n1")
+		ps := newPubSub(t, "n1")
 		tr := newTracker(t, ps, nil)
-		var wg sync.WaitGroup
+		var wg workq.Group
 		h := &helperRoom{tr: tr, done: make(chan error, 1)}
 		c, conn := join(t, ps, &wg, "room:1", h)
 		synctest.Wait()
@@ -231,7 +232,7 @@ func TestSocketHelpers(t *testing.T) {
 			t.Fatalf("PushState: %v %v", events, payloads)
 		}
 		c.Stop(channel.ErrClosed)
-		wg.Wait()
+		_ = wg.Wait(context.Background())
 		synctest.Wait()
 		if n := len(tr.List(context.Background(), "room:1")); n != 0 {
 			t.Fatalf("%d keys left after the channel ended", n)

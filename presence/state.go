@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/workq"
 )
 
 // numShards spreads topics over independent locks, so that tracking and
@@ -144,9 +145,9 @@ type shard struct {
 	mu     sync.RWMutex // Protects topics.
 	topics map[string]*topicState
 
-	qmu     sync.Mutex // Protects queue and running. Taken after mu.
-	queue   []*diffItem
-	running bool // A dispatcher goroutine is serving queue.
+	// diffs are broadcast by the queue's goroutine, in the order they
+	// were queued (under mu, so in the order of the changes).
+	diffs *workq.Queue[*diffItem]
 }
 
 // topic returns the topic's state, creating it when create is set.

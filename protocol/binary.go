@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// V2 binary frames (PROTOCOL.md §3.3). Every header field is prefixed by
+// V2 binary frames (docs/protocol.md, "V2 binary frames"). Every header field is prefixed by
 // its length in one byte, so it holds at most 255 bytes; the payload is
 // the rest of the frame.
 

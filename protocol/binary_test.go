@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// PROTOCOL.md §3.3 worked examples and §10.9 #115-#121. The payload bytes
+// docs/protocol.md, "V2 binary frames" worked examples and §10.9 #115-#121. The payload bytes
 // 101,102,103 are "efg".
 
 func TestBinaryEncode(t *testing.T) {

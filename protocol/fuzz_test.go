@@ -20,6 +20,8 @@ var textSeeds = []string{
 	`{"topic":"room:lobby","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}`,
 	`{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"2"}`,
 	`{"top\u0069c":"t","event":"e","payload":"m","ref":null,"x":[{}]}`,
+	`["5","1",123,"phx_join",{}]`,
+	`{"topic":null,"event":[1],"payload":{},"ref":"1"}`,
 }
 
 var binarySeeds = [][]byte{

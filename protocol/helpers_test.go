@@ -50,6 +50,7 @@ type msg struct {
 	JoinRef, Ref, Topic, Event string
 	Payload                    string
 	Binary                     bool
+	RawTop                     bool // TopicJSON
 }
 
 func view(m Message) msg {
@@ -57,6 +58,7 @@ func view(m Message) msg {
 		JoinRef: string(m.JoinRef),
 		Ref:     string(m.Ref),
 		Topic:   m.Topic,
+		RawTop:  m.TopicJSON,
 		Event:   m.Event,
 		Payload: string(m.Payload.Bytes()),
 		Binary:  m.Payload.IsBinary(),

@@ -3,76 +3,21 @@ package protocol
 import (
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/pyrehq/pyre/internal/jsonstr"
 )
 
 // This file holds the small JSON toolkit the serializers share: a string
 // encoder, a string decoder and a validating scanner. They work on byte
 // slices in place and allocate only when a string has to be unescaped.
 
-const hex = "0123456789abcdef"
-
 // maxDepth is the deepest nesting the scanner accepts, the same limit as
 // encoding/json.
 const maxDepth = 10000
 
-// AppendString appends s to dst as a JSON string, escaped as Phoenix's
-// Jason does; see appendJSONString. The long-poll transport uses it to
-// wrap each frame in its response.
-func AppendString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
-
-// appendJSONString appends s as a JSON string, escaped exactly as
-// encoding/json does with SetEscapeHTML(false): quote, backslash and
-// control characters are escaped (\b \f \n \r \t or \u00XX), U+2028 and
-// U+2029 become \u2028 and \u2029, and each byte of invalid UTF-8 becomes
-// \ufffd. <, > and & are left alone, as Jason does.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= ' ' && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case c == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case c == '\u2028' || c == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendJSONString appends s as a JSON string, escaped as Phoenix's Jason
+// does (see jsonstr.Append).
+func appendJSONString(dst []byte, s string) []byte { return jsonstr.Append(dst, s) }
 
 // unquote returns the value of the JSON string literal s (quotes
 // included) and true, or false if s is not a valid JSON string. Like

@@ -92,19 +92,29 @@ type Message struct {
 	JoinRef Ref
 	Ref     Ref
 	Topic   string
-	Event   string
-	Payload Payload
+	// TopicJSON reports that the topic arrived as a JSON value other than
+	// a string (123, null, ...): Topic then holds its JSON text, and the
+	// encoders write it back as it was sent. Phoenix does not check the
+	// type; such a topic matches no channel and gets an "unmatched topic"
+	// reply that echoes it. An event that is not a string is decoded the
+	// same way, as its JSON text.
+	TopicJSON bool
+	Event     string
+	Payload   Payload
 }
 
 // Reply is a phx_reply to the message with Ref: its payload on the wire is
 // {"status": Status, "response": Response}. An empty Status is sent as
 // null, as Phoenix sends a nil status; a zero Response is sent as {}.
 type Reply struct {
-	JoinRef  Ref
-	Ref      Ref
-	Topic    string
-	Status   string
-	Response Payload
+	JoinRef Ref
+	Ref     Ref
+	Topic   string
+	// TopicJSON writes Topic as JSON text rather than as a string: see
+	// [Message.TopicJSON].
+	TopicJSON bool
+	Status    string
+	Response  Payload
 }
 
 // Frame is one encoded WebSocket message. Frames handed to a transport are

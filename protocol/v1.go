@@ -2,32 +2,23 @@ package protocol
 
 import "fmt"
 
-// v1 is the V1 serializer (vsn 1.0.x): text frames holding a JSON object
+// The V1 serializer (vsn 1.0.x): text frames holding a JSON object
 // {"topic":..,"event":..,"payload":..,"ref":..}. It never sends join_ref
 // and cannot carry binary payloads.
-type v1 struct{}
 
-func (v1) Version() string { return "1.0.0" }
-
-// Decode parses a JSON object. The opcode is ignored: like Phoenix, V1
-// reads every frame as JSON.
-func (v1) Decode(data []byte, _ bool) (Message, error) {
-	return decodeV1(data)
-}
-
-func (v1) AppendMessage(dst []byte, m *Message) ([]byte, bool, error) {
+func appendV1Message(dst []byte, m *Message) ([]byte, bool, error) {
 	if m.Payload.IsBinary() {
 		return dst, false, ErrBinaryNotSupported
 	}
-	return appendV1(dst, m.Topic, m.Event, m.Payload.Bytes(), m.Ref), false, nil
+	return appendV1(dst, m.Topic, m.TopicJSON, m.Event, m.Payload.Bytes(), m.Ref), false, nil
 }
 
-func (v1) AppendReply(dst []byte, r *Reply) ([]byte, bool, error) {
+func appendV1Reply(dst []byte, r *Reply) ([]byte, bool, error) {
 	if r.Response.IsBinary() {
 		return dst, false, ErrBinaryNotSupported
 	}
 	dst = append(dst, `{"topic":`...)
-	dst = appendJSONString(dst, r.Topic)
+	dst = appendTopic(dst, r.Topic, r.TopicJSON)
 	dst = append(dst, `,"event":"`+EventReply+`","payload":`...)
 	dst = appendReplyPayload(dst, r)
 	dst = append(dst, `,"ref":`...)
@@ -35,16 +26,16 @@ func (v1) AppendReply(dst []byte, r *Reply) ([]byte, bool, error) {
 	return append(dst, '}'), false, nil
 }
 
-func (v1) AppendBroadcast(dst []byte, topic, event string, p Payload) ([]byte, bool, error) {
+func appendV1Broadcast(dst []byte, topic, event string, p Payload) ([]byte, bool, error) {
 	if p.IsBinary() {
 		return dst, false, ErrBinaryNotSupported
 	}
-	return appendV1(dst, topic, event, p.Bytes(), Null), false, nil
+	return appendV1(dst, topic, false, event, p.Bytes(), Null), false, nil
 }
 
-func appendV1(dst []byte, topic, event string, payload []byte, ref Ref) []byte {
+func appendV1(dst []byte, topic string, topicJSON bool, event string, payload []byte, ref Ref) []byte {
 	dst = append(dst, `{"topic":`...)
-	dst = appendJSONString(dst, topic)
+	dst = appendTopic(dst, topic, topicJSON)
 	dst = append(dst, `,"event":`...)
 	dst = appendJSONString(dst, event)
 	dst = append(dst, `,"payload":`...)
@@ -102,9 +93,6 @@ func decodeV1(data []byte) (Message, error) {
 				return Message{}, errBadJSON
 			}
 			if key != 0 {
-				if key&(keyTopic|keyEvent) != 0 && data[vStart] != '"' {
-					return Message{}, fmt.Errorf("%w: %s is not a string", ErrInvalidMessage, v1KeyName(key))
-				}
 				seen |= key
 				k := bitIndex(key)
 				start[k], end[k] = vStart, i
@@ -144,10 +132,10 @@ func decodeV1(data []byte) (Message, error) {
 	}
 	var m Message
 	var ok bool
-	if m.Topic, ok = unquote(field(keyTopic)); !ok {
+	if m.Topic, m.TopicJSON, ok = textField(field(keyTopic)); !ok {
 		return Message{}, errBadJSON
 	}
-	if m.Event, ok = unquote(field(keyEvent)); !ok {
+	if m.Event, _, ok = textField(field(keyEvent)); !ok {
 		return Message{}, errBadJSON
 	}
 	m.Ref = rawRef(field(keyRef))

@@ -2,21 +2,11 @@ package protocol
 
 import "fmt"
 
-// v2 is the V2 serializer (vsn 2.0.x): JSON array text frames
+// The V2 serializer (vsn 2.0.x): JSON array text frames
 // [join_ref, ref, topic, event, payload] and, for binary payloads, the
 // binary frames of binary.go.
-type v2 struct{}
 
-func (v2) Version() string { return "2.0.0" }
-
-func (v2) Decode(data []byte, binary bool) (Message, error) {
-	if binary {
-		return decodeBinary(data)
-	}
-	return decodeV2Text(data)
-}
-
-func (v2) AppendMessage(dst []byte, m *Message) ([]byte, bool, error) {
+func appendV2Message(dst []byte, m *Message) ([]byte, bool, error) {
 	if m.Payload.IsBinary() {
 		return appendBinaryPush(dst, m)
 	}
@@ -28,7 +18,7 @@ func (v2) AppendMessage(dst []byte, m *Message) ([]byte, bool, error) {
 	dst = append(dst, ',')
 	dst = appendRef(dst, m.Ref)
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, m.Topic)
+	dst = appendTopic(dst, m.Topic, m.TopicJSON)
 	dst = append(dst, ',')
 	dst = appendJSONString(dst, m.Event)
 	dst = append(dst, ',')
@@ -36,7 +26,7 @@ func (v2) AppendMessage(dst []byte, m *Message) ([]byte, bool, error) {
 	return append(dst, ']'), false, nil
 }
 
-func (v2) AppendReply(dst []byte, r *Reply) ([]byte, bool, error) {
+func appendV2Reply(dst []byte, r *Reply) ([]byte, bool, error) {
 	if r.Response.IsBinary() {
 		return appendBinaryReply(dst, r)
 	}
@@ -45,13 +35,13 @@ func (v2) AppendReply(dst []byte, r *Reply) ([]byte, bool, error) {
 	dst = append(dst, ',')
 	dst = appendRef(dst, r.Ref)
 	dst = append(dst, ',')
-	dst = appendJSONString(dst, r.Topic)
+	dst = appendTopic(dst, r.Topic, r.TopicJSON)
 	dst = append(dst, `,"`+EventReply+`",`...)
 	dst = appendReplyPayload(dst, r)
 	return append(dst, ']'), false, nil
 }
 
-func (v2) AppendBroadcast(dst []byte, topic, event string, p Payload) ([]byte, bool, error) {
+func appendV2Broadcast(dst []byte, topic, event string, p Payload) ([]byte, bool, error) {
 	if p.IsBinary() {
 		return appendBinaryBroadcast(dst, topic, event, p)
 	}
@@ -86,15 +76,7 @@ func decodeV2Text(data []byte) (Message, error) {
 	}
 	for k := range 5 {
 		start[k] = i
-		switch k {
-		case 2, 3:
-			if i >= len(data) || data[i] != '"' {
-				return m, fmt.Errorf("%w: %s is not a string", ErrInvalidMessage, v2FieldNames[k])
-			}
-			i, _ = scanString(data, i)
-		default:
-			i = skipValue(data, i, 1)
-		}
+		i = skipValue(data, i, 1)
 		if i < 0 {
 			return m, errBadJSON
 		}
@@ -131,17 +113,15 @@ func decodeV2Text(data []byte) (Message, error) {
 	m.JoinRef = rawRef(field(0))
 	m.Ref = rawRef(field(1))
 	var ok bool
-	if m.Topic, ok = unquote(field(2)); !ok {
+	if m.Topic, m.TopicJSON, ok = textField(field(2)); !ok {
 		return Message{}, errBadJSON
 	}
-	if m.Event, ok = unquote(field(3)); !ok {
+	if m.Event, _, ok = textField(field(3)); !ok {
 		return Message{}, errBadJSON
 	}
 	m.Payload = JSON(data[start[4]:end[4]:end[4]])
 	return m, nil
 }
-
-var v2FieldNames = [5]string{"join_ref", "ref", "topic", "event", "payload"}
 
 // skipArrayTail skips the elements after ", " in an array up to and
 // including the closing bracket. i is at the first element.

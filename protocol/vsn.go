@@ -25,7 +25,7 @@ func negotiate(vsn string) (Serializer, error) {
 			return V2, nil
 		}
 	}
-	return nil, fmt.Errorf("%w %q", ErrUnsupportedVersion, vsn)
+	return 0, fmt.Errorf("%w %q", ErrUnsupportedVersion, vsn)
 }
 
 // version is a parsed semantic version. The numbers are kept as their

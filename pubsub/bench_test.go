@@ -1,6 +1,7 @@
 package pubsub_test
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -42,16 +43,16 @@ func (s *benchSub) drain() {
 var benchPayload = protocol.JSON([]byte(`{"body":"hello, world","user":"ann"}`))
 
 func BenchmarkBroadcast1000(b *testing.B) {
-	ps := pubsub.NewLocal("")
+	ps := newPubSub(b, nil)
 	subs := make([]*benchSub, 1000)
 	for i := range subs {
 		subs[i] = &benchSub{queue: make(chan protocol.Frame, 64)}
-		ps.Subscribe("room:lobby", subs[i])
+		subscribe(b, ps, "room:lobby", subs[i])
 	}
+	ctx := context.Background()
 	b.ReportAllocs()
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		ps.LocalBroadcast(&pubsub.Message{Topic: "room:lobby", Event: "new_msg", Payload: benchPayload})
+		_ = ps.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "new_msg", Payload: benchPayload})
 		if i%32 == 31 {
 			b.StopTimer()
 			for _, s := range subs {
@@ -64,20 +65,60 @@ func BenchmarkBroadcast1000(b *testing.B) {
 }
 
 func BenchmarkBroadcastParallelTopics(b *testing.B) {
-	ps := pubsub.NewLocal("")
+	ps := newPubSub(b, nil)
 	const topics, perTopic = 256, 10
 	for t := range topics {
 		for range perTopic {
-			ps.Subscribe(fmt.Sprintf("room:%d", t), &benchSub{queue: make(chan protocol.Frame)})
+			subscribe(b, ps, fmt.Sprintf("room:%d", t), &benchSub{queue: make(chan protocol.Frame)})
 		}
 	}
 	var next atomic.Int64
 	b.ReportAllocs()
-	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		topic := fmt.Sprintf("room:%d", next.Add(1)%topics)
 		for pb.Next() {
-			ps.LocalBroadcast(&pubsub.Message{Topic: topic, Event: "new_msg", Payload: benchPayload})
+			_ = ps.LocalBroadcast(&pubsub.Message{Topic: topic, Event: "new_msg", Payload: benchPayload})
 		}
 	})
+}
+
+// A broadcast over a Cluster of 4 nodes with 250 subscribers each: the
+// local fan-out plus three copies.
+func BenchmarkClusterBroadcast1000(b *testing.B) {
+	c := pubsub.NewCluster()
+	var nodes []*pubsub.PubSub
+	var subs []*benchSub
+	for i := range 4 {
+		ps := newPubSub(b, &pubsub.Options{Node: fmt.Sprint("n", i), Adapter: c.Adapter()})
+		nodes = append(nodes, ps)
+		for range 250 {
+			s := &benchSub{queue: make(chan protocol.Frame, 64)}
+			subs = append(subs, s)
+			subscribe(b, ps, "room:lobby", s)
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = nodes[0].Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "new_msg", Payload: benchPayload})
+		if i%32 == 31 {
+			b.StopTimer()
+			for _, s := range subs {
+				s.drain()
+			}
+			b.StartTimer()
+		}
+	}
+	b.ReportMetric(1000, "deliveries/op")
+}
+
+func BenchmarkSubscribeUnsubscribe(b *testing.B) {
+	ps := newPubSub(b, nil)
+	subscribe(b, ps, "room:lobby", &benchSub{})
+	s := &benchSub{}
+	b.ReportAllocs()
+	for b.Loop() {
+		sub, _ := ps.Subscribe("room:lobby", s)
+		sub.Unsubscribe()
+	}
 }

@@ -1,109 +1,258 @@
 package pubsub
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pyrehq/pyre/protocol"
 )
 
-// Cluster links several in-process nodes, each a [PubSub] of its own, the
-// way a Redis or NATS adapter links servers: a Broadcast on one node
-// reaches the subscribers of every connected node, and DirectBroadcast
-// reaches one named node. It exists so that code that replicates through a
-// PubSub (the presence tracker) can be tested with several nodes in one
-// process, and it behaves like a network adapter where that matters:
+// Cluster links in-process nodes the way Redis or NATS links servers, for
+// tests and examples of multi-node features (presence, long-poll sessions
+// held by another node). Each node is a [PubSub] whose adapter comes from
+// [Cluster.Adapter].
 //
-//   - a message reaches another node as a copy (topic, event and payload),
-//     without its From, which names a subscriber of the sending node only;
-//   - a node can be disconnected ([ClusterNode.Disconnect]) to play a
-//     crashed or partitioned server, and connected again.
+// It behaves like a network adapter where that matters:
 //
-// Delivery is synchronous, in the broadcaster's goroutine, as with [Local].
-// A Cluster starts no goroutines. Its zero value is not usable; create it
-// with [NewCluster]. All methods are safe for concurrent use.
+//   - a broadcast reaches only the other running, connected nodes that
+//     watch its topic;
+//   - each receiving node gets a copy of the message (Topic, Event, Origin
+//     and a copy of the Payload bytes, of the same kind), never its From;
+//   - DirectBroadcast to a node that is not running or cannot be reached
+//     returns [ErrUnknownNode];
+//   - a node can be cut off ([ClusterAdapter.Disconnect]) to play a crash
+//     or a partition, and linked again.
+//
+// Unlike a network adapter it delivers synchronously, in the goroutine
+// that broadcasts: when Broadcast returns, every subscriber on every node
+// has been called, which keeps tests deterministic. It starts no
+// goroutines.
+//
+// Create a Cluster with [NewCluster]. Its methods, and those of its
+// adapters, are safe for concurrent use.
 type Cluster struct {
-	mu    sync.RWMutex // Protects nodes.
-	nodes map[string]*ClusterNode
+	// Lock order: Cluster.mu before ClusterAdapter.mu, and a PubSub's
+	// shard lock (held around Watch and Unwatch) before ClusterAdapter.mu.
+	// recv is called with none of them held.
+	mu    sync.RWMutex               // Protects nodes.
+	nodes map[string]*ClusterAdapter // The running nodes, by name.
 }
-
-// ClusterNode is one node of a [Cluster]: a [PubSub] whose local side is a
-// [Local]. Create it with [Cluster.Node].
-type ClusterNode struct {
-	*Local
-	cluster   *Cluster
-	connected atomic.Bool
-}
-
-var _ PubSub = (*ClusterNode)(nil)
 
 // NewCluster returns a cluster without nodes.
 func NewCluster() *Cluster {
-	return &Cluster{nodes: make(map[string]*ClusterNode)}
+	return &Cluster{nodes: make(map[string]*ClusterAdapter)}
 }
 
-// Node returns the node named name, creating it, connected, on first use.
-// "" creates a node with a random name.
-func (c *Cluster) Node(name string) *ClusterNode {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.nodes[name]; ok && name != "" {
-		return n
-	}
-	n := &ClusterNode{Local: NewLocal(name), cluster: c}
-	n.connected.Store(true)
-	c.nodes[n.Node()] = n
-	return n
+// Adapter returns a new adapter for one more node of c. The node joins the
+// cluster when a [PubSub] starts the adapter, under the PubSub's node
+// name, and leaves it when the PubSub is closed.
+func (c *Cluster) Adapter() *ClusterAdapter {
+	a := &ClusterAdapter{cluster: c, watched: make(map[string]struct{})}
+	a.connected.Store(true)
+	return a
 }
+
+// ClusterAdapter is the [Adapter] of one node of a [Cluster]. It starts
+// connected.
+type ClusterAdapter struct {
+	cluster   *Cluster
+	connected atomic.Bool
+
+	mu      sync.Mutex // Protects the following.
+	state   adapterState
+	node    string
+	recv    func(*Message)
+	watched map[string]struct{}
+
+	// inflight counts the deliveries to this node in progress, so that
+	// Close can wait for them. Add is called with mu held and the state
+	// running, and Close waits after leaving that state.
+	inflight sync.WaitGroup
+}
+
+type adapterState int8
+
+const (
+	adapterNew adapterState = iota
+	adapterRunning
+	adapterClosed
+)
+
+var _ Adapter = (*ClusterAdapter)(nil)
+
+// errNotStarted is returned by the broadcasts of a ClusterAdapter that has
+// not been started.
+var errNotStarted = errors.New("pubsub: cluster adapter not started")
 
 // Disconnect cuts the node off the cluster, as a crash or a network
-// partition would: its broadcasts reach its own subscribers only, and
-// nothing from the other nodes reaches it. Its subscriptions are kept.
-func (n *ClusterNode) Disconnect() { n.connected.Store(false) }
+// partition would: nothing crosses to or from it. Its broadcasts reach its
+// own subscribers only (Broadcast returns nil, as a partition is silent),
+// its direct broadcasts to other nodes, and theirs to it, return
+// [ErrUnknownNode]. Its subscriptions are kept.
+func (a *ClusterAdapter) Disconnect() { a.connected.Store(false) }
 
-// Connect links a disconnected node to the cluster again.
-func (n *ClusterNode) Connect() { n.connected.Store(true) }
+// Connect links a disconnected node to the cluster again. Messages sent
+// while it was disconnected are lost.
+func (a *ClusterAdapter) Connect() { a.connected.Store(true) }
 
 // Connected reports whether the node is linked to the cluster.
-func (n *ClusterNode) Connected() bool { return n.connected.Load() }
+func (a *ClusterAdapter) Connected() bool { return a.connected.Load() }
 
-// Broadcast delivers m to the subscribers of m.Topic on this node (except
-// m.From) and a copy of it to the subscribers on every other connected node.
-func (n *ClusterNode) Broadcast(_ context.Context, m *Message) error {
-	n.LocalBroadcast(m)
-	if !n.connected.Load() {
-		return nil
+// Start implements [Adapter]: the node joins the cluster as node. It fails
+// if a running node of the cluster has that name, or if a was started
+// before.
+func (a *ClusterAdapter) Start(_ context.Context, node string, recv func(*Message)) error {
+	c := a.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.state == adapterClosed:
+		return ErrClosed
+	case a.state == adapterRunning:
+		return fmt.Errorf("pubsub: cluster adapter already started as node %q", a.node)
+	case c.nodes[node] != nil:
+		return fmt.Errorf("pubsub: node %q is already in the cluster", node)
 	}
-	n.cluster.mu.RLock()
-	defer n.cluster.mu.RUnlock()
-	for name, other := range n.cluster.nodes {
-		if name != n.Node() && other.connected.Load() {
-			other.LocalBroadcast(remoteCopy(m))
+	a.state, a.node, a.recv = adapterRunning, node, recv
+	c.nodes[node] = a
+	return nil
+}
+
+// Watch implements [Adapter].
+func (a *ClusterAdapter) Watch(topic string) {
+	a.mu.Lock()
+	a.watched[topic] = struct{}{}
+	a.mu.Unlock()
+}
+
+// Unwatch implements [Adapter].
+func (a *ClusterAdapter) Unwatch(topic string) {
+	a.mu.Lock()
+	delete(a.watched, topic)
+	a.mu.Unlock()
+}
+
+// Broadcast implements [Adapter]: it delivers a copy of m on every other
+// running, connected node of the cluster that watches m.Topic, before it
+// returns. It returns nil at once if a is disconnected, and ctx's error if
+// ctx is done.
+func (a *ClusterAdapter) Broadcast(ctx context.Context, m *Message) error {
+	if err := a.check(ctx); err != nil || !a.connected.Load() {
+		return err
+	}
+	// Take the receivers, then deliver with no lock held: a receiver's
+	// recv takes its PubSub's locks, under which Watch takes a.mu.
+	type receiver struct {
+		node *ClusterAdapter
+		recv func(*Message)
+	}
+	var to []receiver
+	c := a.cluster
+	c.mu.RLock()
+	for _, b := range c.nodes {
+		if b == a {
+			continue
+		}
+		if recv := b.begin(m.Topic, false); recv != nil {
+			to = append(to, receiver{b, recv})
 		}
 	}
+	c.mu.RUnlock()
+	for _, r := range to {
+		r.node.deliver(r.recv, m)
+	}
 	return nil
 }
 
-// DirectBroadcast delivers m to the subscribers on the named node: this one,
-// or another connected node. It returns [ErrUnknownNode] for a node that is
-// not in the cluster or that cannot be reached (one of the two is
-// disconnected).
-func (n *ClusterNode) DirectBroadcast(_ context.Context, node string, m *Message) error {
-	if node == n.Node() {
-		n.LocalBroadcast(m)
-		return nil
+// DirectBroadcast implements [Adapter]: it delivers a copy of m on the
+// node named node, if that node is running and both it and a are
+// connected, before it returns; otherwise it returns [ErrUnknownNode].
+func (a *ClusterAdapter) DirectBroadcast(ctx context.Context, node string, m *Message) error {
+	if err := a.check(ctx); err != nil {
+		return err
 	}
-	n.cluster.mu.RLock()
-	other := n.cluster.nodes[node]
-	n.cluster.mu.RUnlock()
-	if other == nil || !other.connected.Load() || !n.connected.Load() {
+	if !a.connected.Load() {
 		return ErrUnknownNode
 	}
-	other.LocalBroadcast(remoteCopy(m))
+	c := a.cluster
+	c.mu.RLock()
+	b := c.nodes[node]
+	var recv func(*Message)
+	if b != nil {
+		recv = b.begin("", true)
+	}
+	c.mu.RUnlock()
+	if recv == nil {
+		return ErrUnknownNode
+	}
+	b.deliver(recv, m)
 	return nil
 }
 
-// remoteCopy is m as another node receives it: what a network adapter
-// carries (topic, event, payload), encoded anew on that node.
-func remoteCopy(m *Message) *Message {
-	return &Message{Topic: m.Topic, Event: m.Event, Payload: m.Payload}
+// check returns why a cannot send now, or nil.
+func (a *ClusterAdapter) check(ctx context.Context) error {
+	a.mu.Lock()
+	state := a.state
+	a.mu.Unlock()
+	switch state {
+	case adapterNew:
+		return errNotStarted
+	case adapterClosed:
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// begin returns a's recv if a receives a broadcast of topic now (with
+// direct, any message), and counts one delivery in progress, to be ended
+// by deliver; otherwise it returns nil.
+func (a *ClusterAdapter) begin(topic string, direct bool) func(*Message) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != adapterRunning || !a.connected.Load() {
+		return nil
+	}
+	if _, ok := a.watched[topic]; !ok && !direct {
+		return nil
+	}
+	a.inflight.Add(1)
+	return a.recv
+}
+
+// deliver hands recv a copy of m, as a network adapter would decode it:
+// a new Message with its own Payload bytes and frame cache, without From.
+func (a *ClusterAdapter) deliver(recv func(*Message), m *Message) {
+	defer a.inflight.Done()
+	p := m.Payload
+	if p.IsBinary() {
+		p = protocol.Binary(bytes.Clone(p.Bytes()))
+	} else {
+		p = protocol.JSON(bytes.Clone(p.Bytes()))
+	}
+	recv(&Message{Topic: m.Topic, Event: m.Event, Payload: p, Origin: m.Origin})
+}
+
+// Close implements [Adapter]: the node leaves the cluster, once the
+// deliveries to it in progress have ended, and its name is free again.
+func (a *ClusterAdapter) Close(context.Context) error {
+	c := a.cluster
+	c.mu.Lock()
+	a.mu.Lock()
+	running := a.state == adapterRunning
+	a.state = adapterClosed
+	if running && c.nodes[a.node] == a {
+		delete(c.nodes, a.node)
+	}
+	a.mu.Unlock()
+	c.mu.Unlock()
+	if running {
+		a.inflight.Wait()
+	}
+	return nil
 }

@@ -5,119 +5,85 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/pubsub/pubsubtest"
 )
 
-func TestClusterBroadcastReachesEveryNode(t *testing.T) {
+func TestClusterAdapter(t *testing.T) {
 	t.Parallel()
 	c := pubsub.NewCluster()
-	a, b, d := c.Node("a"), c.Node("b"), c.Node("d")
-	if c.Node("a") != a {
-		t.Fatal("Node(a) twice returned two nodes")
-	}
-	if a.Node() != "a" || b.Node() != "b" {
-		t.Fatalf("names: %q %q", a.Node(), b.Node())
-	}
-	ra, rb, rd, rbOther := &rec{}, &rec{}, &rec{}, &rec{}
-	a.Subscribe("room:1", ra)
-	b.Subscribe("room:1", rb)
-	d.Subscribe("room:1", rd)
-	b.Subscribe("room:2", rbOther)
-	ctx := context.Background()
-
-	if err := b.Broadcast(ctx, msg("room:1", "e1")); err != nil {
-		t.Fatal(err)
-	}
-	for name, r := range map[string]*rec{"a": ra, "b": rb, "d": rd} {
-		if got := r.got(); got != "room:1/e1" {
-			t.Errorf("node %s got %q, want room:1/e1", name, got)
-		}
-	}
-	if got := rbOther.got(); got != "" {
-		t.Errorf("room:2 subscriber got %q", got)
-	}
-
-	// LocalBroadcast stays on its node.
-	a.LocalBroadcast(msg("room:1", "local"))
-	if ra.got() != "room:1/e1,room:1/local" || rb.got() != "room:1/e1" {
-		t.Errorf("after LocalBroadcast: a %q, b %q", ra.got(), rb.got())
-	}
+	pubsubtest.TestAdapter(t, func(*testing.T) pubsub.Adapter { return c.Adapter() })
 }
 
-func TestClusterDirectBroadcast(t *testing.T) {
-	t.Parallel()
-	c := pubsub.NewCluster()
-	a, b, d := c.Node("a"), c.Node("b"), c.Node("d")
-	ra, rb, rd := &rec{}, &rec{}, &rec{}
-	a.Subscribe("t", ra)
-	b.Subscribe("t", rb)
-	d.Subscribe("t", rd)
-	ctx := context.Background()
-
-	if err := a.DirectBroadcast(ctx, "b", msg("t", "to-b")); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.DirectBroadcast(ctx, "a", msg("t", "to-a")); err != nil {
-		t.Fatal(err)
-	}
-	if ra.got() != "t/to-a" || rb.got() != "t/to-b" || rd.got() != "" {
-		t.Fatalf("a %q, b %q, d %q", ra.got(), rb.got(), rd.got())
-	}
-	if err := a.DirectBroadcast(ctx, "nowhere", msg("t", "x")); !errors.Is(err, pubsub.ErrUnknownNode) {
-		t.Fatalf("unknown node: err %v, want ErrUnknownNode", err)
-	}
+// clusterNode is one node of a Cluster in a test.
+type clusterNode struct {
+	*pubsub.PubSub
+	adapter *pubsub.ClusterAdapter
 }
 
-// A message reaches other nodes as a copy without From, as over a network:
-// From is a subscriber of the sending node.
-func TestClusterRemoteCopyDropsFrom(t *testing.T) {
+func startNode(t *testing.T, c *pubsub.Cluster, name string) clusterNode {
+	t.Helper()
+	a := c.Adapter()
+	return clusterNode{newPubSub(t, &pubsub.Options{Node: name, Adapter: a}), a}
+}
+
+// The Cluster delivers before Broadcast returns, to the nodes that watch
+// the topic, each a copy.
+func TestClusterSynchronousCopies(t *testing.T) {
 	t.Parallel()
 	c := pubsub.NewCluster()
-	a, b := c.Node("a"), c.Node("b")
+	a, b, d := startNode(t, c, "a"), startNode(t, c, "b"), startNode(t, c, "d")
 	var mu sync.Mutex
 	var seen []*pubsub.Message
-	sender := pubsub.SubscriberFunc(func(m *pubsub.Message) {
+	keep := pubsub.SubscriberFunc(func(m *pubsub.Message) {
 		mu.Lock()
 		seen = append(seen, m)
 		mu.Unlock()
 	})
-	other := &rec{}
-	a.Subscribe("t", &sender)
-	a.Subscribe("t", other)
-	b.Subscribe("t", &sender) // the same value subscribed on b
+	fromSub := subscribe(t, a, "t", keep)
+	subscribe(t, b, "t", keep)
+	subscribe(t, d, "t", keep)
+	subscribe(t, d, "other", &rec{})
 
-	m := msg("t", "e")
-	m.From = &sender
-	if err := a.Broadcast(context.Background(), m); err != nil {
+	ctx := context.Background()
+	buf := []byte{1, 2, 3}
+	m := &pubsub.Message{Topic: "t", Event: "e", Payload: protocol.Binary(buf), From: fromSub}
+	if err := a.Broadcast(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 1 || seen[0] == m || seen[0].From != nil {
-		t.Fatalf("sender got %d messages (want 1, a copy without From): %+v", len(seen), seen)
+	if len(seen) != 2 {
+		t.Fatalf("%d deliveries when Broadcast returned, want 2 (b and d; a is From)", len(seen))
 	}
-	if string(seen[0].Payload.Bytes()) != `{"k":1}` || seen[0].Event != "e" || seen[0].Topic != "t" {
-		t.Fatalf("copy differs: %+v", seen[0])
+	for _, got := range seen {
+		if got == m || got.From != nil || got.Origin != "a" || got.Topic != "t" || got.Event != "e" {
+			t.Fatalf("not a copy without From: %+v", got)
+		}
+		if !got.Payload.IsBinary() || string(got.Payload.Bytes()) != "\x01\x02\x03" || &got.Payload.Bytes()[0] == &buf[0] {
+			t.Fatalf("payload not copied as binary: %+v", got.Payload)
+		}
 	}
-	if other.got() != "t/e" {
-		t.Fatalf("other local subscriber got %q", other.got())
+	if seen[0] == seen[1] {
+		t.Fatal("two nodes share one copy")
 	}
 }
 
 func TestClusterDisconnect(t *testing.T) {
 	t.Parallel()
 	c := pubsub.NewCluster()
-	a, b := c.Node("a"), c.Node("b")
+	a, b := startNode(t, c, "a"), startNode(t, c, "b")
 	ra, rb := &rec{}, &rec{}
-	a.Subscribe("t", ra)
-	b.Subscribe("t", rb)
+	subscribe(t, a, "t", ra)
+	subscribe(t, b, "t", rb)
 	ctx := context.Background()
 
-	b.Disconnect()
-	if b.Connected() {
+	b.adapter.Disconnect()
+	if b.adapter.Connected() {
 		t.Fatal("Connected after Disconnect")
 	}
 	if err := a.Broadcast(ctx, msg("t", "from-a")); err != nil {
@@ -136,43 +102,103 @@ func TestClusterDisconnect(t *testing.T) {
 		t.Fatalf("direct from a disconnected node: %v", err)
 	}
 
-	b.Connect()
+	b.adapter.Connect()
+	if !b.adapter.Connected() {
+		t.Fatal("not Connected after Connect")
+	}
 	if err := a.Broadcast(ctx, msg("t", "again")); err != nil {
 		t.Fatal(err)
 	}
-	if rb.got() != "t/from-b,t/again" {
+	if err := a.DirectBroadcast(ctx, "b", msg("t", "direct")); err != nil {
+		t.Fatal(err)
+	}
+	if rb.got() != "t/from-b,t/again,t/direct" {
 		t.Fatalf("after Connect: b %q", rb.got())
 	}
 }
 
-func TestClusterRandomNames(t *testing.T) {
+// Node names are unique among the running nodes; a closed node frees its
+// name and cannot start again.
+func TestClusterNodeNames(t *testing.T) {
 	t.Parallel()
 	c := pubsub.NewCluster()
-	x, y := c.Node(""), c.Node("")
-	if x == y || x.Node() == "" || x.Node() == y.Node() {
-		t.Fatalf("Node(\"\") twice: %q and %q", x.Node(), y.Node())
+	a := startNode(t, c, "a")
+	if _, err := pubsub.New(context.Background(), &pubsub.Options{Node: "a", Adapter: c.Adapter(), Logger: discard}); err == nil {
+		t.Fatal("a second node named a started")
 	}
-	if c.Node(x.Node()) != x {
-		t.Fatal("a random-named node is not found by its name")
+	ctx := context.Background()
+	if err := a.adapter.Start(ctx, "z", func(*pubsub.Message) {}); err == nil {
+		t.Fatal("an adapter started twice")
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.adapter.Start(ctx, "a", func(*pubsub.Message) {}); !errors.Is(err, pubsub.ErrClosed) {
+		t.Fatalf("Start after Close: %v, want ErrClosed", err)
+	}
+	if err := a.adapter.Broadcast(ctx, msg("t", "e")); !errors.Is(err, pubsub.ErrClosed) {
+		t.Fatalf("Broadcast after Close: %v, want ErrClosed", err)
+	}
+	again := startNode(t, c, "a")
+	b := startNode(t, c, "b")
+	r := &rec{}
+	subscribe(t, again, "t", r)
+	if err := b.DirectBroadcast(ctx, "a", msg("t", "e")); err != nil || r.got() != "t/e" {
+		t.Fatalf("to the new a: %v, got %q", err, r.got())
+	}
+
+	idle := c.Adapter()
+	if err := idle.Broadcast(ctx, msg("t", "e")); err == nil {
+		t.Fatal("Broadcast before Start: no error")
+	}
+	if err := idle.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
+func TestClusterContext(t *testing.T) {
+	t.Parallel()
+	c := pubsub.NewCluster()
+	a, b := startNode(t, c, "a"), startNode(t, c, "b")
+	ra, rb := &rec{}, &rec{}
+	subscribe(t, a, "t", ra)
+	subscribe(t, b, "t", rb)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Broadcast(ctx, msg("t", "e")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Broadcast with a canceled context: %v", err)
+	}
+	if err := a.DirectBroadcast(ctx, "b", msg("t", "e")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("DirectBroadcast with a canceled context: %v", err)
+	}
+	if ra.got() != "t/e" || rb.got() != "" {
+		t.Fatalf("a got %q (want the local delivery), b got %q", ra.got(), rb.got())
+	}
+}
+
+// Broadcasts from every node while nodes subscribe, unsubscribe and close
+// (run with -race): no delivery reaches a node after its Close returned.
 func TestClusterConcurrent(t *testing.T) {
 	t.Parallel()
 	c := pubsub.NewCluster()
 	const nodes, per = 4, 200
+	var ns []clusterNode
 	counts := make([]*counter, nodes)
-	var wg sync.WaitGroup
 	for i := range nodes {
-		n := c.Node(fmt.Sprint("n", i))
+		ns = append(ns, startNode(t, c, fmt.Sprint("n", i)))
 		counts[i] = &counter{}
-		n.Subscribe("t", counts[i])
+		subscribe(t, ns[i], "t", counts[i])
 	}
-	for i := range nodes {
+	var wg sync.WaitGroup
+	for _, n := range ns {
 		wg.Go(func() {
-			n := c.Node(fmt.Sprint("n", i))
 			for range per {
-				_ = n.Broadcast(context.Background(), msg("t", "e"))
+				if err := n.Broadcast(context.Background(), msg("t", "e")); err != nil {
+					t.Error(err)
+				}
+				sub := subscribe(t, n, "churn", &counter{})
+				_ = n.Broadcast(context.Background(), msg("churn", "e"))
+				sub.Unsubscribe()
 			}
 		})
 	}
@@ -182,26 +208,40 @@ func TestClusterConcurrent(t *testing.T) {
 			t.Errorf("node %d got %d messages, want %d", i, got, nodes*per)
 		}
 	}
-}
 
-// Two nodes of one process: a broadcast on node-1 reaches node-2's
-// subscriber; DirectBroadcast picks one node.
-func ExampleCluster() {
-	c := pubsub.NewCluster()
-	n1, n2 := c.Node("node-1"), c.Node("node-2")
-
-	sub := pubsub.SubscriberFunc(func(m *pubsub.Message) {
-		fmt.Println("node-2 got", m.Event, string(m.Payload.Bytes()))
-	})
-	n2.Subscribe("room:lobby", &sub)
-
-	ctx := context.Background()
-	_ = n1.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "new_msg", Payload: protocol.JSON([]byte(`{"body":"hi"}`))})
-	_ = n1.DirectBroadcast(ctx, "node-2", &pubsub.Message{Topic: "room:lobby", Event: "direct", Payload: protocol.JSON([]byte(`{}`))})
-
-	n2.Disconnect() // as if node-2 crashed
-	_ = n1.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "lost", Payload: protocol.JSON([]byte(`{}`))})
-	// Output:
-	// node-2 got new_msg {"body":"hi"}
-	// node-2 got direct {}
+	// Close one node while the others broadcast to it.
+	var closed atomic.Bool
+	var late atomic.Int32
+	victim := c.Adapter()
+	vps := newPubSub(t, &pubsub.Options{Node: "victim", Adapter: victim})
+	subscribe(t, vps, "t", pubsub.SubscriberFunc(func(*pubsub.Message) {
+		if closed.Load() {
+			late.Add(1)
+		}
+	}))
+	stop := make(chan struct{})
+	for _, n := range ns {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = n.Broadcast(context.Background(), msg("t", "e"))
+				}
+			}
+		})
+	}
+	if err := vps.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	closed.Store(true)
+	for range 100 {
+		_ = ns[0].Broadcast(context.Background(), msg("t", "e"))
+	}
+	close(stop)
+	wg.Wait()
+	if n := late.Load(); n != 0 {
+		t.Fatalf("%d deliveries after Close returned", n)
+	}
 }

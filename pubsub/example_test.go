@@ -2,65 +2,88 @@ package pubsub_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 )
 
-// A subscriber receives every broadcast on its topics. Deliver runs in the
-// broadcaster's goroutine, under a read lock of the PubSub, so it hands
-// the message off and returns.
-func ExampleLocal() {
-	ps := pubsub.NewLocal("node-1")
+// A subscriber receives every broadcast on its topic until it
+// unsubscribes. Deliver runs in the broadcaster's goroutine, under a read
+// lock of the PubSub, so it hands the message off and returns.
+func ExamplePubSub_Subscribe() {
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: "node-1"})
+	if err != nil {
+		panic(err)
+	}
+	defer ps.Close(context.Background())
 
 	inbox := make(chan *pubsub.Message, 16)
-	sub := pubsub.SubscriberFunc(func(m *pubsub.Message) {
+	sub, err := ps.Subscribe("room:lobby", pubsub.SubscriberFunc(func(m *pubsub.Message) {
 		select {
 		case inbox <- m:
-		default: // full: drop rather than block the broadcaster
+		default: // Full: drop rather than block the broadcaster.
 		}
-	})
-	ps.Subscribe("room:lobby", &sub)
-	defer ps.Unsubscribe("room:lobby", &sub)
-
-	err := ps.Broadcast(context.Background(), &pubsub.Message{
-		Topic:   "room:lobby",
-		Event:   "new_msg",
-		Payload: protocol.JSON([]byte(`{"body":"hi"}`)),
-	})
+	}))
 	if err != nil {
 		panic(err)
 	}
 
+	ctx := context.Background()
+	_ = ps.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "new_msg", Payload: protocol.JSON([]byte(`{"body":"hi"}`))})
 	m := <-inbox
-	fmt.Println(m.Topic, m.Event, string(m.Payload.Bytes()))
-	// The frame a V2 client gets; every V2 subscriber shares these bytes.
-	f, err := m.Frame(protocol.V2)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("%s binary=%v\n", f.Data, f.Binary)
+	fmt.Println(m.Topic, m.Event, string(m.Payload.Bytes()), "from", m.Origin)
+
+	sub.Unsubscribe()
+	_ = ps.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "new_msg"})
+	fmt.Println(len(inbox), "after Unsubscribe;", ps.Subscribers("room:lobby"), "subscribers")
 	// Output:
-	// room:lobby new_msg {"body":"hi"}
-	// [null,null,"room:lobby","new_msg",{"body":"hi"}] binary=false
+	// room:lobby new_msg {"body":"hi"} from node-1
+	// 0 after Unsubscribe; 0 subscribers
 }
 
-// Message.From skips one subscriber: the sender of a broadcast_from.
+// Message.From spares one subscription: the sender of a broadcast_from.
 func ExampleMessage_from() {
-	ps := pubsub.NewLocal("node-1")
+	ps, _ := pubsub.New(context.Background(), nil)
+	defer ps.Close(context.Background())
 	var got []string
-	alice := pubsub.SubscriberFunc(func(*pubsub.Message) { got = append(got, "alice") })
-	bob := pubsub.SubscriberFunc(func(*pubsub.Message) { got = append(got, "bob") })
-	ps.Subscribe("room:lobby", &alice)
-	ps.Subscribe("room:lobby", &bob)
-	fmt.Println(ps.Subscribers("room:lobby"), "subscribers")
+	alice, _ := ps.Subscribe("room:lobby", pubsub.SubscriberFunc(func(*pubsub.Message) { got = append(got, "alice") }))
+	_, _ = ps.Subscribe("room:lobby", pubsub.SubscriberFunc(func(*pubsub.Message) { got = append(got, "bob") }))
 
-	ps.LocalBroadcast(&pubsub.Message{Topic: "room:lobby", Event: "typing", From: &alice})
+	_ = ps.Broadcast(context.Background(), &pubsub.Message{Topic: "room:lobby", Event: "typing", From: alice})
 	fmt.Println(got)
 	// Output:
-	// 2 subscribers
 	// [bob]
+}
+
+// Two nodes in one process: a broadcast on node-1 reaches node-2's
+// subscriber, DirectBroadcast picks one node, and a disconnected node
+// gets nothing.
+func ExampleCluster() {
+	c := pubsub.NewCluster()
+	a2 := c.Adapter()
+	n1, _ := pubsub.New(context.Background(), &pubsub.Options{Node: "node-1", Adapter: c.Adapter()})
+	n2, _ := pubsub.New(context.Background(), &pubsub.Options{Node: "node-2", Adapter: a2})
+	ctx := context.Background()
+	defer n1.Close(ctx)
+	defer n2.Close(ctx)
+
+	_, _ = n2.Subscribe("room:lobby", pubsub.SubscriberFunc(func(m *pubsub.Message) {
+		fmt.Println("node-2 got", m.Event, string(m.Payload.Bytes()), "from", m.Origin)
+	}))
+
+	_ = n1.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "new_msg", Payload: protocol.JSON([]byte(`{"body":"hi"}`))})
+	_ = n1.DirectBroadcast(ctx, "node-2", &pubsub.Message{Topic: "room:lobby", Event: "direct"})
+
+	a2.Disconnect() // As if node-2 crashed.
+	_ = n1.Broadcast(ctx, &pubsub.Message{Topic: "room:lobby", Event: "lost"})
+	err := n1.DirectBroadcast(ctx, "node-2", &pubsub.Message{Topic: "room:lobby", Event: "lost"})
+	fmt.Println("node-2 unknown:", errors.Is(err, pubsub.ErrUnknownNode))
+	// Output:
+	// node-2 got new_msg {"body":"hi"} from node-1
+	// node-2 got direct {} from node-1
+	// node-2 unknown: true
 }
 
 // Frame encodes a broadcast once per serializer, on first use; later

@@ -1,87 +1,136 @@
 package pubsub
 
 import (
-	"context"
+	"errors"
 	"sync"
 
 	"github.com/pyrehq/pyre/protocol"
 )
 
-// Message is one broadcast: an event and its payload on a topic. A Message
-// handed to [Subscriber.Deliver] is shared by every subscriber and must be
-// treated as read-only.
+var (
+	// ErrUnknownNode is returned by [PubSub.DirectBroadcast] for a node
+	// that cannot be reached: any node but this one when there is no
+	// [Adapter], or a node the adapter knows it cannot reach.
+	ErrUnknownNode = errors.New("pubsub: unknown node")
+
+	// ErrClosed is returned by the methods of a [PubSub] after
+	// [PubSub.Close], and by adapters used after their Close.
+	ErrClosed = errors.New("pubsub: closed")
+)
+
+// errUnknownSerializer is returned by [Message.Frame] for a serializer
+// other than [protocol.V1] and [protocol.V2].
+var errUnknownSerializer = errors.New("pubsub: unknown serializer")
+
+// Message is one broadcast: an event and its payload on a topic.
+//
+// A Message handed to [Subscriber.Deliver] is shared by every subscriber
+// of its node and is read-only, Payload bytes included: a subscriber keeps
+// the pointer or what it needs, and changes nothing. Broadcast methods may
+// set Origin, so a Message must not be broadcast by two goroutines at
+// once; it may be broadcast again once the first call has returned. A
+// Message must not be copied (it holds its encoded frames).
 type Message struct {
 	Topic   string
 	Event   string
 	Payload protocol.Payload
 
-	// From is the subscriber that sent the message with BroadcastFrom and
-	// that must not receive it, or nil.
-	From Subscriber
+	// From is the subscription that must not receive the message, or nil:
+	// Phoenix's broadcast_from, which spares the sender its own broadcast.
+	// It applies only on the node the message is broadcast on; adapters do
+	// not carry it, and the other nodes deliver to all their subscribers.
+	From *Subscription
 
-	frames [protocol.NumSerializers]encoded
+	// Origin is the name of the node the message was broadcast on. The
+	// broadcast methods of [PubSub] set it to this node's name when it is
+	// empty, adapters carry it, and messages from other nodes arrive with
+	// it set. Leave it empty when building a Message: a message whose
+	// Origin names another node is not delivered on that node, which takes
+	// it for its own broadcast coming back.
+	Origin string
+
+	frames [2]encoded // By serializer: V1, V2.
 }
 
+// encoded is one serializer's encoding of a Message, made once.
 type encoded struct {
 	once  sync.Once
 	frame protocol.Frame
 	err   error
 }
 
-// Frame returns the message encoded as a fastlane broadcast
-// ([null, null, topic, event, payload]) by s. It is encoded once per
-// serializer, the first time a subscriber asks, and the same bytes are
-// returned to every later caller: they must not be modified.
+// Frame returns m encoded by s as a fastlane broadcast
+// ([null, null, topic, event, payload]). It is encoded once per
+// serializer, the first time a subscriber asks, and the same frame (or
+// error) is returned to every later caller: its bytes must not be
+// modified. s must be [protocol.V1] or [protocol.V2].
+//
 // Frame is safe for concurrent use.
 func (m *Message) Frame(s protocol.Serializer) (protocol.Frame, error) {
-	e := &m.frames[protocol.Index(s)]
+	var e *encoded
+	switch s {
+	case protocol.V1:
+		e = &m.frames[0]
+	case protocol.V2:
+		e = &m.frames[1]
+	default:
+		return protocol.Frame{}, errUnknownSerializer
+	}
 	e.once.Do(func() {
-		var data []byte
-		data, e.frame.Binary, e.err = s.AppendBroadcast(make([]byte, 0, frameSize(m)), m.Topic, m.Event, m.Payload)
-		e.frame.Data = data
+		e.frame.Data, e.frame.Binary, e.err = s.AppendBroadcast(make([]byte, 0, frameSize(m)), m.Topic, m.Event, m.Payload)
 	})
 	return e.frame, e.err
 }
 
+// frameSize is a guess at the size of m's frame, to allocate it once.
 func frameSize(m *Message) int {
 	return len(m.Topic) + len(m.Event) + len(m.Payload.Bytes()) + 24
 }
 
-// Subscriber receives the messages broadcast on the topics it subscribed to.
+// Subscriber receives the messages of the topics it subscribed to.
 //
-// Deliver is called from the broadcasting goroutine, possibly concurrently
-// for different messages. It must not block and must not call back into the
-// PubSub (subscribe or unsubscribe): hand the message off and return.
+// Deliver runs in the goroutine that broadcast the message (on this node)
+// or in the adapter's receiving goroutine (from another node), possibly
+// concurrently for different messages, while a lock of the [PubSub] is
+// held. It must hand the message off and return: not block, and not call
+// a PubSub. The package documentation lists the rules.
 type Subscriber interface {
 	Deliver(m *Message)
 }
 
-// SubscriberFunc adapts a function to the Subscriber interface. Compare
-// subscribers by pointer: use a *SubscriberFunc.
+// SubscriberFunc adapts a function to the [Subscriber] interface. A
+// SubscriberFunc value is a Subscriber: subscriptions, not subscribers,
+// are what a [PubSub] keeps apart, so functions need not be comparable.
 type SubscriberFunc func(m *Message)
 
 // Deliver calls f(m).
-func (f *SubscriberFunc) Deliver(m *Message) { (*f)(m) }
+func (f SubscriberFunc) Deliver(m *Message) { f(m) }
 
-// PubSub delivers messages to the subscribers of a topic, on this node and,
-// for implementations that span several nodes, on every node. Broadcast
-// reaches every subscriber including the sender; BroadcastFrom skips one.
+// Subscription is one [PubSub.Subscribe] call: a subscriber on a topic
+// of one PubSub. [Subscription.Unsubscribe] ends it. It also names the
+// subscriber a broadcast skips ([Message.From]).
+type Subscription struct {
+	ps    *PubSub
+	topic string
+
+	// idx is the subscription's place in its topic's list, or -1 once
+	// it has ended. The shard's lock must be held.
+	idx int
+}
+
+// Topic returns the topic of the subscription.
+func (s *Subscription) Topic() string { return s.topic }
+
+// Unsubscribe ends the subscription. When it returns, the subscriber is
+// not in a Deliver call for this subscription and will not be called for
+// it again. Ending the last subscription of a topic on this node tells the
+// adapter to stop watching the topic.
 //
-// All methods are safe for concurrent use.
-type PubSub interface {
-	// Subscribe adds s to topic. Subscribing s to the same topic again
-	// changes nothing: it is delivered each message once.
-	Subscribe(topic string, s Subscriber)
-	// Unsubscribe removes s from topic. Unknown subscriptions are ignored.
-	Unsubscribe(topic string, s Subscriber)
-
-	// Broadcast delivers m to every subscriber of m.Topic on every node.
-	Broadcast(ctx context.Context, m *Message) error
-	// LocalBroadcast delivers m to the subscribers of m.Topic on this node.
-	LocalBroadcast(m *Message)
-	// DirectBroadcast delivers m to the subscribers on the named node only.
-	DirectBroadcast(ctx context.Context, node string, m *Message) error
-
-	// Node is this node's name, unique in the cluster.
-	Node() string
+// Unsubscribe is idempotent, does nothing on a nil Subscription, and may
+// be called from any goroutine, before or after [PubSub.Close], except
+// from inside [Subscriber.Deliver], where it would deadlock.
+func (s *Subscription) Unsubscribe() {
+	if s != nil {
+		s.ps.unsubscribe(s)
+	}
 }

@@ -1,10 +1,13 @@
 package socket
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/chanrt"
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/transport"
@@ -14,6 +17,9 @@ import (
 type sender interface {
 	Send(f protocol.Frame) bool
 	Close(reason transport.CloseReason)
+	// Abort ends the transport at once, dropping what is queued: for a
+	// Shutdown whose context ended.
+	Abort()
 }
 
 // conn is one client connection: Phoenix's transport process. Inbound
@@ -26,26 +32,22 @@ type conn struct {
 	id        string
 	transport string
 	log       *slog.Logger
-	idSub     pubsub.SubscriberFunc
-	wg        sync.WaitGroup // Channel goroutines.
+	group     workq.Group // The channels' goroutines.
 
 	mu       sync.Mutex // Protects the following.
 	t        sender
 	pending  *transport.CloseReason // A close asked for before t was set.
-	channels map[string]*channel.Channel
+	aborted  bool
+	idSub    *pubsub.Subscription
+	channels map[string]*chanrt.Channel
 }
 
-var _ channel.Conn = (*conn)(nil)
+var _ chanrt.Conn = (*conn)(nil)
 
 func newConn(s *Server, ser protocol.Serializer, assigns map[string]any, id, transportName string) *conn {
 	c := &conn{srv: s, ser: ser, assigns: assigns, id: id, transport: transportName, log: s.log}
 	if id != "" {
 		c.log = c.log.With("socket_id", id)
-	}
-	c.idSub = func(m *pubsub.Message) {
-		if m.Event == "disconnect" {
-			c.close(transport.CloseDisconnect)
-		}
 	}
 	return c
 }
@@ -54,17 +56,31 @@ func newConn(s *Server, ser protocol.Serializer, assigns map[string]any, id, tra
 func (c *conn) attach(t sender) {
 	c.mu.Lock()
 	c.t = t
-	pending := c.pending
+	pending, aborted := c.pending, c.aborted
 	c.mu.Unlock()
 	if pending != nil {
 		t.Close(*pending)
 	}
+	if aborted {
+		t.Abort()
+	}
 }
 
-// start subscribes to the socket id topic.
+// start subscribes to the socket id topic, whose "disconnect" broadcast
+// closes the connection.
 func (c *conn) start() {
 	if c.id != "" {
-		c.srv.ps.Subscribe(c.id, &c.idSub)
+		sub, err := c.srv.ps.Subscribe(c.id, pubsub.SubscriberFunc(func(m *pubsub.Message) {
+			if m.Event == "disconnect" {
+				c.close(transport.CloseDisconnect)
+			}
+		}))
+		if err != nil {
+			c.log.Error("socket id not subscribed: Disconnect will not reach this connection", "err", err)
+		}
+		c.mu.Lock()
+		c.idSub = sub
+		c.mu.Unlock()
 	}
 	c.log.Debug("socket connected", "transport", c.transport, "vsn", c.ser.Version())
 }
@@ -82,12 +98,20 @@ func (c *conn) close(reason transport.CloseReason) {
 	}
 }
 
+// abort ends the transport at once.
+func (c *conn) abort() {
+	c.mu.Lock()
+	t := c.t
+	c.aborted = true
+	c.mu.Unlock()
+	if t != nil {
+		t.Abort()
+	}
+}
+
 // end runs once the transport has ended: every channel stops with the
 // matching reason, and end waits for them.
 func (c *conn) end(reason transport.CloseReason) {
-	if c.id != "" {
-		c.srv.ps.Unsubscribe(c.id, &c.idSub)
-	}
 	why := channel.ErrClosed
 	switch reason {
 	case transport.CloseDisconnect:
@@ -98,29 +122,33 @@ func (c *conn) end(reason transport.CloseReason) {
 	c.mu.Lock()
 	chans := c.channels
 	c.channels = nil
+	idSub := c.idSub
 	c.mu.Unlock()
+	if idSub != nil {
+		idSub.Unsubscribe()
+	}
 	for _, ch := range chans {
 		ch.Stop(why)
 	}
-	c.wg.Wait()
+	_ = c.group.Wait(context.Background())
 	c.log.Debug("socket closed", "transport", c.transport, "reason", reason.Reason)
 }
 
-// Serializer implements channel.Conn.
+// Serializer implements chanrt.Conn.
 func (c *conn) Serializer() protocol.Serializer { return c.ser }
 
-// Transport implements channel.Conn.
+// Transport implements chanrt.Conn.
 func (c *conn) Transport() string { return c.transport }
 
-// ID implements channel.Conn.
+// ID implements chanrt.Conn.
 func (c *conn) ID() string { return c.id }
 
-// Send implements channel.Conn.
+// Send implements chanrt.Conn.
 func (c *conn) Send(f protocol.Frame) bool { return c.t.Send(f) }
 
-// ChannelClosed implements channel.Conn: the channel ended on its own, so
+// ChannelClosed implements chanrt.Conn: the channel ended on its own, so
 // the client is told with phx_close or phx_error.
-func (c *conn) ChannelClosed(ch *channel.Channel, crashed bool) {
+func (c *conn) ChannelClosed(ch *chanrt.Channel, crashed bool) {
 	c.mu.Lock()
 	if c.channels[ch.Topic()] != ch {
 		c.mu.Unlock()
@@ -136,14 +164,10 @@ func (c *conn) ChannelClosed(ch *channel.Channel, crashed bool) {
 }
 
 // sendControl sends phx_close or phx_error: [join_ref, join_ref, topic, event, payload].
-func (c *conn) sendControl(ch *channel.Channel, event, payload string) {
-	jr := ch.JoinRef()
+func (c *conn) sendControl(ch *chanrt.Channel, event, payload string) {
+	jr := ch.ClientJoinRef()
 	m := protocol.Message{JoinRef: jr, Ref: jr, Topic: ch.Topic(), Event: event, Payload: protocol.JSON([]byte(payload))}
-	c.sendMessage(&m)
-}
-
-func (c *conn) sendMessage(m *protocol.Message) {
-	data, bin, err := c.ser.AppendMessage(nil, m)
+	data, bin, err := c.ser.AppendMessage(nil, &m)
 	if err != nil {
 		c.log.Error("cannot encode message", "topic", m.Topic, "event", m.Event, "err", err)
 		return
@@ -151,12 +175,12 @@ func (c *conn) sendMessage(m *protocol.Message) {
 	c.t.Send(protocol.Frame{Data: data, Binary: bin})
 }
 
-// reply sends a phx_reply.
-func (c *conn) reply(joinRef, ref protocol.Ref, topic, status string, response protocol.Payload) {
-	r := protocol.Reply{JoinRef: joinRef, Ref: ref, Topic: topic, Status: status, Response: response}
+// reply sends a phx_reply to m.
+func (c *conn) reply(joinRef protocol.Ref, m *protocol.Message, status string, response protocol.Payload) {
+	r := protocol.Reply{JoinRef: joinRef, Ref: m.Ref, Topic: m.Topic, TopicJSON: m.TopicJSON, Status: status, Response: response}
 	data, bin, err := c.ser.AppendReply(nil, &r)
 	if err != nil {
-		c.log.Error("cannot encode reply", "topic", topic, "err", err)
+		c.log.Error("cannot encode reply", "topic", m.Topic, "err", err)
 		return
 	}
 	c.t.Send(protocol.Frame{Data: data, Binary: bin})
@@ -177,27 +201,31 @@ func (c *conn) handleFrame(data []byte, binary bool) *transport.CloseReason {
 		c.log.Warn("closing socket: cannot decode frame", "transport", c.transport, "err", err)
 		return &decodeErrorReason
 	}
-	c.dispatch(m)
+	c.dispatch(&m)
 	return nil
 }
 
-// dispatch applies PROTOCOL.md §5.3 to one message.
-func (c *conn) dispatch(m protocol.Message) {
-	if m.Topic == protocol.TopicPhoenix && m.Event == protocol.EventHeartbeat {
-		c.reply(protocol.Null, m.Ref, protocol.TopicPhoenix, "ok", emptyResponse)
+// dispatch applies Phoenix's dispatch rules (docs/protocol.md, "Inbound
+// dispatch") to one message.
+func (c *conn) dispatch(m *protocol.Message) {
+	if m.Topic == protocol.TopicPhoenix && !m.TopicJSON && m.Event == protocol.EventHeartbeat {
+		c.reply(protocol.Null, m, "ok", emptyResponse)
 		return
 	}
-	c.mu.Lock()
-	ch := c.channels[m.Topic]
-	c.mu.Unlock()
+	var ch *chanrt.Channel
+	if !m.TopicJSON { // A topic that is not a string matches no channel.
+		c.mu.Lock()
+		ch = c.channels[m.Topic]
+		c.mu.Unlock()
+	}
 	if ch == nil {
 		switch m.Event {
 		case protocol.EventJoin:
 			c.join(m)
 		case protocol.EventLeave:
-			c.reply(m.JoinRef, m.Ref, m.Topic, "ok", emptyResponse)
+			c.reply(m.JoinRef, m, "ok", emptyResponse)
 		default:
-			c.reply(protocol.Null, m.Ref, m.Topic, "error", unmatchedTopic)
+			c.reply(protocol.Null, m, "error", unmatchedTopic)
 		}
 		return
 	}
@@ -213,22 +241,26 @@ func (c *conn) dispatch(m protocol.Message) {
 		c.join(m)
 		c.sendControl(ch, protocol.EventClose, `{}`)
 	case protocol.EventLeave:
-		if m.JoinRef.IsNull() || m.JoinRef == ch.JoinRef() {
-			ch.Leave(m)
+		if m.JoinRef.IsNull() || m.JoinRef == ch.ClientJoinRef() {
+			ch.Leave(*m)
 		}
 	default:
-		if m.JoinRef.IsNull() || m.JoinRef == ch.JoinRef() {
-			ch.HandleIn(m)
+		if m.JoinRef.IsNull() || m.JoinRef == ch.ClientJoinRef() {
+			ch.HandleIn(*m)
 		}
 	}
 }
 
-// join handles a phx_join for a topic with no channel (PROTOCOL.md §5.4).
-func (c *conn) join(m protocol.Message) {
-	newHandler := c.srv.match(m.Topic)
+// join handles a phx_join for a topic with no channel (docs/protocol.md,
+// "Join").
+func (c *conn) join(m *protocol.Message) {
+	var newHandler func() channel.Handler
+	if !m.TopicJSON {
+		newHandler = c.srv.match(m.Topic)
+	}
 	if newHandler == nil {
-		c.log.Warn("ignoring join: unmatched topic", "topic", m.Topic)
-		c.reply(protocol.Null, m.Ref, m.Topic, "error", unmatchedTopic)
+		c.log.Warn("ignoring join: unmatched topic; add a route with Server.Channel", "topic", m.Topic)
+		c.reply(protocol.Null, m, "error", unmatchedTopic)
 		return
 	}
 	c.mu.Lock()
@@ -236,10 +268,10 @@ func (c *conn) join(m protocol.Message) {
 	c.mu.Unlock()
 	if max := c.srv.opts.MaxChannels; max > 0 && n >= max {
 		c.log.Error("refusing join: too many channels joined", "topic", m.Topic, "max", max)
-		c.reply(m.JoinRef, m.Ref, m.Topic, "error", tooManyChannels)
+		c.reply(m.JoinRef, m, "error", tooManyChannels)
 		return
 	}
-	ch := channel.New(channel.Config{
+	ch := chanrt.New(chanrt.Config{
 		Topic:   m.Topic,
 		JoinRef: m.JoinRef,
 		Ref:     m.Ref,
@@ -248,20 +280,20 @@ func (c *conn) join(m protocol.Message) {
 		PubSub:  c.srv.ps,
 		Assigns: c.assigns,
 		Logger:  c.log,
-		WG:      &c.wg,
+		Group:   &c.group,
 	})
 	resp, ok := ch.Join(m.Payload)
 	if !ok {
-		c.reply(m.JoinRef, m.Ref, m.Topic, "error", resp)
+		c.reply(m.JoinRef, m, "error", resp)
 		return
 	}
 	// join runs in the reader, before end: the connection is not closed yet.
 	c.mu.Lock()
 	if c.channels == nil {
-		c.channels = make(map[string]*channel.Channel)
+		c.channels = make(map[string]*chanrt.Channel)
 	}
 	c.channels[m.Topic] = ch
 	c.mu.Unlock()
-	ch.Activate(func() { c.reply(m.JoinRef, m.Ref, m.Topic, "ok", resp) })
+	ch.Activate(func() { c.reply(m.JoinRef, m, "ok", resp) })
 	c.log.Debug("channel joined", "topic", m.Topic)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/pyrehq/pyre/transport"
 )
 
-// PROTOCOL.md §2: the handshake, its refusals and connect_info.
+// docs/protocol.md, "Connecting": the handshake, its refusals and connect_info.
 
 // upgradeRequest is a WebSocket handshake request for target.
 func upgradeRequest(method, target string) *http.Request {

@@ -46,7 +46,7 @@
 // # Long-poll
 //
 // With [Options.LongPoll] set, <mount>/longpoll serves Phoenix's long-poll
-// transport (PROTOCOL.md §6; docs/longpoll.md in the repository): a GET
+// transport (docs/protocol.md, "Long-poll"; docs/longpoll.md in the repository): a GET
 // without a valid session token runs the origin check, vsn and Connect as
 // above and opens a session (JSON status 410 with a signed token; 403 when
 // refused); a GET with the token polls; a POST publishes. A session is a

@@ -31,7 +31,7 @@ func (*Room) Join(context.Context, *channel.Socket, string, protocol.Payload) (a
 	return nil, nil
 }
 
-func (*Room) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (*Room) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	switch in.Event {
 	case "ping":
 		return in.Reply("ok", map[string]string{"pong": s.Topic()})
@@ -361,7 +361,7 @@ func longPollRequest(base, method, token, body string) pollAnswer {
 // what the server has for the client.
 func ExampleServer_longPoll() {
 	srv, err := socket.New(&socket.Options{
-		LongPoll: &socket.LongPollOptions{Secret: []byte("the same on every node")},
+		LongPoll: &transport.LongPollOptions{Secret: []byte("the same on every node")},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -404,9 +404,14 @@ func ExampleServer_longPollAcrossNodes() {
 	cluster := pubsub.NewCluster()
 	var urls []string
 	for _, node := range []string{"a", "b"} {
+		ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: node, Adapter: cluster.Adapter()})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer ps.Close(context.Background())
 		srv, err := socket.New(&socket.Options{
-			PubSub:   cluster.Node(node),
-			LongPoll: &socket.LongPollOptions{Secret: []byte("the same on every node")},
+			PubSub:   ps,
+			LongPoll: &transport.LongPollOptions{Secret: []byte("the same on every node")},
 		})
 		if err != nil {
 			log.Fatal(err)

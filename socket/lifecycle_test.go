@@ -11,12 +11,12 @@ import (
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/wstest"
-	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/transport"
 )
 
-// Connection lifecycle: disconnect, shutdown, close codes (PROTOCOL.md
-// §5.9, §5.12–5.16).
+// Connection lifecycle: disconnect, shutdown, close codes
+// (docs/protocol.md, "Socket id and disconnect", "Close codes").
 
 func idOptions() *socket.Options {
 	return &socket.Options{
@@ -195,7 +195,7 @@ func TestMaxFrameSize(t *testing.T) {
 	t.Parallel()
 	runWS(t, func(t *testing.T, m mode) {
 		const limit = 1024
-		s := newServer(t, &socket.Options{MaxFrameSize: limit})
+		s := newServer(t, &socket.Options{WebSocket: &transport.WebSocketOptions{MaxFrameSize: limit}})
 		c := s.dial(t, m, "")
 		joinOK(t, c, m, "room:big", "")
 		// Up to the limit is fine.
@@ -219,7 +219,7 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	runWS(t, func(t *testing.T, m mode) {
 		const idle = 100 * time.Millisecond
-		s := newServer(t, &socket.Options{IdleTimeout: idle})
+		s := newServer(t, &socket.Options{WebSocket: &transport.WebSocketOptions{IdleTimeout: idle}})
 		c := s.dial(t, m, "")
 		joinOK(t, c, m, "room:idle", "")
 		heartbeat(t, c)
@@ -246,7 +246,7 @@ func TestIdleTimeoutResetByTraffic(t *testing.T) {
 	t.Parallel()
 	m := modes[1]
 	const idle = 300 * time.Millisecond
-	s := newServer(t, &socket.Options{IdleTimeout: idle})
+	s := newServer(t, &socket.Options{WebSocket: &transport.WebSocketOptions{IdleTimeout: idle}})
 	c := s.dial(t, m, "")
 	// Traffic every 50 ms for 4 idle periods keeps the connection open.
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -271,8 +271,8 @@ func TestIdleTimeoutResetByTraffic(t *testing.T) {
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
 	m := modes[1]
-	ps := pubsub.NewLocal("")
-	s := newServer(t, &socket.Options{QueueBytes: 64 << 10, PubSub: ps})
+	s := newServer(t, &socket.Options{WebSocket: &transport.WebSocketOptions{QueueBytes: 64 << 10}})
+	ps := s.PubSub()
 	fast := s.dial(t, m, "")
 	joinOK(t, fast, m, "room:flood", "")
 	slow := wstest.Dial(t, s.url(m, ""), m.vsn, &wstest.Options{NoRead: true, ReadBuffer: 4096})
@@ -309,4 +309,35 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	waitFor(t, "the slow client's unsubscription", func() bool { return ps.Subscribers("room:flood") == 1 })
 	echo(t, fast, m, "room:flood", `{}`)
+}
+
+// A client that stops reading with its writer blocked (less than
+// QueueBytes queued behind one large frame) does not hold Shutdown beyond
+// the stall timeout; its channels terminate.
+func TestShutdownNotHeldByStalledClient(t *testing.T) {
+	t.Parallel()
+	m := modes[1]
+	s := newServer(t, &socket.Options{WebSocket: &transport.WebSocketOptions{StallTimeout: 300 * time.Millisecond}})
+	healthy := s.dial(t, m, "")
+	joinOK(t, healthy, m, "room:ok", "")
+	stalled := wstest.Dial(t, s.url(m, ""), m.vsn, &wstest.Options{NoRead: true, ReadBuffer: 4096})
+	stalled.Join("room:stall", "")
+	waitFor(t, "the stalled client's join", func() bool { return s.PubSub().Subscribers("room:stall") == 1 })
+	big := map[string]string{"d": strings.Repeat("x", 16<<20)}
+	if err := s.Broadcast(context.Background(), "room:stall", "big", big); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Shutdown took %v with a stalled client", d)
+	}
+	if got := s.rec.terminations("room:stall"); len(got) != 1 {
+		t.Fatalf("the stalled client's channel: Terminate reasons %v", got)
+	}
+	expectClosed(healthy, m, websocket.StatusServiceRestart)
 }

@@ -15,9 +15,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/internal/jsonstr"
+	"github.com/pyrehq/pyre/internal/longpoll"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/transport"
+)
+
+// Defaults of transport.LongPollOptions.
+const (
+	defaultLongPollMaxBody = 8_000_000
+	defaultParkAfter       = time.Second
+	defaultMaxWaitingPolls = 100
+	defaultPubSubTimeout   = 2 * time.Second
 )
 
 const (
@@ -31,40 +40,40 @@ const (
 
 // longPoll is a Server's long-poll state: the token signer and the
 // sessions this node holds, by id. A session is a connection whose
-// transport is a transport.LongPoll instead of a WebSocket.
+// transport is a longpoll.Session instead of a WebSocket.
 type longPoll struct {
-	opts   LongPollOptions
-	signer *transport.TokenSigner
+	opts   transport.LongPollOptions
+	signer *longpoll.Signer
 
 	mu       sync.Mutex // Protects sessions.
-	sessions map[string]*transport.LongPoll
+	sessions map[string]*longpoll.Session
 
 	waiting atomic.Int64 // Polls in handlers (not parked).
 
-	id  string                // Begins every session id: names the topic of subscribeRemote.
-	sub pubsub.SubscriberFunc // Subscribed to that topic.
+	id  string               // Begins every session id: names the topic of subscribeRemote.
+	sub *pubsub.Subscription // To that topic.
 }
 
-func newLongPoll(o LongPollOptions) *longPoll {
+func newLongPoll(o transport.LongPollOptions) *longPoll {
 	if o.Window <= 0 {
-		o.Window = DefaultLongPollWindow
+		o.Window = longpoll.DefaultWindow
 	}
 	if o.ParkAfter == 0 {
-		o.ParkAfter = DefaultParkAfter
+		o.ParkAfter = defaultParkAfter
 	}
 	switch {
 	case o.MaxWaitingPolls == 0:
-		o.MaxWaitingPolls = DefaultMaxWaitingPolls
+		o.MaxWaitingPolls = defaultMaxWaitingPolls
 	case o.MaxWaitingPolls < 0:
 		o.MaxWaitingPolls = math.MaxInt
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultLongPollMaxBody
+		o.MaxBodyBytes = defaultLongPollMaxBody
 	}
 	if o.PubSubTimeout <= 0 {
-		o.PubSubTimeout = DefaultPubSubTimeout
+		o.PubSubTimeout = defaultPubSubTimeout
 	}
-	return &longPoll{opts: o, signer: transport.NewTokenSigner(o.Secret, o.MaxAge), sessions: make(map[string]*transport.LongPoll), id: randomID(8)}
+	return &longPoll{opts: o, signer: longpoll.NewSigner(o.Secret, o.MaxAge), sessions: make(map[string]*longpoll.Session), id: randomID(8)}
 }
 
 // resume finds the session a request's token names: the header
@@ -73,7 +82,7 @@ func newLongPoll(o LongPollOptions) *longPoll {
 // session, when another Server does (on another node, reached through the
 // PubSub: see forward); and neither for a missing, forged or expired
 // token or a session that has ended. token is the token found.
-func (s *Server) resume(r *http.Request) (sess *transport.LongPoll, remote *transport.SessionToken, token string) {
+func (s *Server) resume(r *http.Request) (sess *longpoll.Session, remote *longpoll.Token, token string) {
 	token = r.URL.Query().Get("token")
 	if vals := r.Header.Values(lpTokenHeader); len(vals) > 0 {
 		token = vals[0]
@@ -94,7 +103,7 @@ func (s *Server) resume(r *http.Request) (sess *transport.LongPoll, remote *tran
 }
 
 // held returns the live session t names when this Server holds it.
-func (s *Server) held(t transport.SessionToken) *transport.LongPoll {
+func (s *Server) held(t longpoll.Token) *longpoll.Session {
 	if t.Node != s.ps.Node() || holderID(t.Session) != s.lp.id {
 		return nil
 	}
@@ -108,7 +117,7 @@ func (s *Server) held(t transport.SessionToken) *transport.LongPoll {
 }
 
 // serveLongPoll serves <mount>/longpoll as Phoenix's LongPoll plug does
-// (PROTOCOL.md §6.1): every answer but OPTIONS and a bad request is HTTP
+// (docs/protocol.md, "Long-poll"): every answer but OPTIONS and a bad request is HTTP
 // 200 with the outcome in the JSON body's status.
 func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -149,7 +158,7 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// poll answers a poll (PROTOCOL.md §6.3). A poll still waiting after
+// poll answers a poll (docs/protocol.md, "Poll"). A poll still waiting after
 // ParkAfter is parked: its connection is taken from net/http, which frees
 // the request's goroutine and buffers (most of what a waiting poll costs),
 // and the answer is written on it directly, with Connection: close. While
@@ -157,7 +166,7 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 // parks at once, so that a burst of idle sessions never holds more than
 // that many requests in net/http. Where the connection cannot be taken
 // (HTTP/2), the poll waits in the handler.
-func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll, token string) {
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *longpoll.Session, token string) {
 	parkAfter := s.lp.opts.ParkAfter
 	defer s.lp.waiting.Add(-1)
 	if n := s.lp.waiting.Add(1); parkAfter > 0 && n > int64(s.lp.opts.MaxWaitingPolls) {
@@ -177,7 +186,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *transport.Lo
 	}
 	_ = nc.SetDeadline(time.Time{})
 	token = strings.Clone(token) // Not the whole request line.
-	waiter.Park(func() bool { return connAlive(nc) }, func(msgs [][]byte, st transport.PollStatus) {
+	waiter.Park(func() bool { return connAlive(nc) }, func(msgs [][]byte, st longpoll.PollStatus) {
 		defer nc.Close()
 		_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, _ = nc.Write(rawResponse(header, appendPoll(nil, int(st), token, msgs)))
@@ -224,7 +233,7 @@ func rawResponse(header, body []byte) []byte {
 	return append(b, body...)
 }
 
-// newSession connects a client (PROTOCOL.md §6.2) and answers 410 with the
+// newSession connects a client (docs/protocol.md, "Sessions and tokens") and answers 410 with the
 // new session's token, or 403 when Connect refuses.
 //
 // After Shutdown a client that had a session is told it is gone (410) and
@@ -256,10 +265,11 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 		return
 	}
 	sid := s.lp.id + "." + randomID(16)
-	sess := transport.NewLongPoll(&transport.LongPollOptions{
+	sess := longpoll.New(&longpoll.Options{
 		Window:     s.lp.opts.Window,
-		QueueBytes: s.opts.QueueBytes,
-		Logger:     s.log,
+		QueueBytes: s.lp.opts.QueueBytes,
+		Logger:     c.log,
+		Group:      &s.group,
 	}, c.handleFrame, func(reason transport.CloseReason) {
 		s.lp.mu.Lock()
 		delete(s.lp.sessions, sid)
@@ -272,13 +282,13 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	s.lp.mu.Unlock()
 	c.attach(sess) // A Shutdown that came first closes the session here.
 	c.start()
-	token := s.lp.signer.Sign(transport.SessionToken{Node: s.ps.Node(), Session: sid}, time.Now())
+	token := s.lp.signer.Sign(longpoll.Token{Node: s.ps.Node(), Session: sid}, time.Now())
 	writePoll(w, http.StatusGone, token, nil)
 }
 
-// publish answers a POST (PROTOCOL.md §6.4) with publishBody's status, or
+// publish answers a POST (docs/protocol.md, "Publish") with publishBody's status, or
 // HTTP 400 for a body too large or not valid.
-func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *transport.LongPoll) {
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, sess *longpoll.Session) {
 	body, ok := s.readPublish(w, r)
 	if !ok {
 		return
@@ -316,7 +326,7 @@ func isNDJSON(r *http.Request) bool {
 // window, or that ends the session, gives 408 and the rest are dropped.
 // ok is false for a line that is not valid base64 (HTTP 400); the lines
 // before it were handled.
-func (s *Server) publishBody(sess *transport.LongPoll, ndjson bool, body []byte) (status int, ok bool) {
+func (s *Server) publishBody(sess *longpoll.Session, ndjson bool, body []byte) (status int, ok bool) {
 	if !ndjson {
 		if !s.dispatch(sess, body, false) {
 			return http.StatusRequestTimeout, true
@@ -349,9 +359,9 @@ func (s *Server) publishBody(sess *transport.LongPoll, ndjson bool, body []byte)
 	return http.StatusOK, true
 }
 
-func (s *Server) dispatch(sess *transport.LongPoll, data []byte, binary bool) bool {
+func (s *Server) dispatch(sess *longpoll.Session, data []byte, binary bool) bool {
 	err := sess.Dispatch(data, binary)
-	if errors.Is(err, transport.ErrAckTimeout) {
+	if errors.Is(err, longpoll.ErrAckTimeout) {
 		s.log.Warn("long-poll publish timed out: the session did not handle a message within the window", "window", s.lp.opts.Window)
 	}
 	return err == nil
@@ -388,12 +398,12 @@ func appendPoll(buf []byte, status int, token string, msgs [][]byte) []byte {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = protocol.AppendString(buf, string(m))
+		buf = jsonstr.Append(buf, string(m))
 	}
 	buf = append(buf, `],"status":`...)
 	buf = strconv.AppendInt(buf, int64(status), 10)
 	buf = append(buf, `,"token":`...)
-	buf = protocol.AppendString(buf, token)
+	buf = jsonstr.Append(buf, token)
 	return append(buf, '}')
 }
 

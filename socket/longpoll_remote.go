@@ -5,14 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/pyrehq/pyre/internal/longpoll"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
-	"github.com/pyrehq/pyre/transport"
 )
 
 // A long-poll session lives in the Server that created it, on one node.
@@ -58,14 +58,6 @@ func randomID(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// lpServers holds node+"/"+id for the long-poll Servers of this process
-// that have not shut down, so that a session of a Server no longer
-// running on this node (a restart) is known gone at once, without waiting
-// PubSubTimeout for an answer.
-var lpServers sync.Map
-
-func lpServerKey(node, id string) string { return node + "/" + id }
-
 // holderID is the id of the Server that holds session sid.
 func holderID(sid string) string {
 	id, _, _ := strings.Cut(sid, ".")
@@ -74,32 +66,31 @@ func holderID(sid string) string {
 
 // subscribeRemote starts answering requests for this Server's sessions
 // that reach other Servers.
-func (s *Server) subscribeRemote() {
-	s.lp.sub = func(m *pubsub.Message) {
+func (s *Server) subscribeRemote() error {
+	sub, err := s.ps.Subscribe(lpTopicPrefix+s.lp.id, pubsub.SubscriberFunc(func(m *pubsub.Message) {
 		if m.Event == eventRequest {
 			// Deliver must not block: a publish waits for its frames
 			// to be handled, a poll hands off to Park.
-			go s.serveRemote(m.Payload.Bytes())
+			b := m.Payload.Bytes()
+			s.group.Go(func() { s.serveRemote(b) })
 		}
+	}))
+	if err != nil {
+		return fmt.Errorf("socket: long-poll: %w", err)
 	}
-	s.ps.Subscribe(lpTopicPrefix+s.lp.id, &s.lp.sub)
-	lpServers.Store(lpServerKey(s.ps.Node(), s.lp.id), struct{}{})
+	s.lp.sub = sub
+	return nil
 }
 
 // unsubscribeRemote stops answering for this Server's sessions.
-func (s *Server) unsubscribeRemote() {
-	lpServers.Delete(lpServerKey(s.ps.Node(), s.lp.id))
-	s.ps.Unsubscribe(lpTopicPrefix+s.lp.id, &s.lp.sub)
-}
+func (s *Server) unsubscribeRemote() { s.lp.sub.Unsubscribe() }
 
-// mayHold reports whether the Server id on node may hold sessions: on
-// this node, only a Server of this process that is running can.
+// mayHold reports whether the Server id on node may hold sessions. On
+// this node, only a running long-poll Server subscribes to its topic, so
+// a session of a Server that no longer runs (after a restart) is known
+// gone at once, without waiting PubSubTimeout for an answer.
 func (s *Server) mayHold(node, id string) bool {
-	if node != s.ps.Node() {
-		return true
-	}
-	_, ok := lpServers.Load(lpServerKey(node, id))
-	return ok
+	return node != s.ps.Node() || s.ps.Subscribers(lpTopicPrefix+id) > 0
 }
 
 // serveRemote answers a request forwarded by another Server.
@@ -117,7 +108,7 @@ func (s *Server) serveRemote(b []byte) {
 			s.log.Warn("long-poll answer to another node lost", "node", req.Node, "err", err)
 		}
 	}
-	var sess *transport.LongPoll
+	var sess *longpoll.Session
 	if t, err := s.lp.signer.Verify(req.Token, time.Now()); err == nil {
 		sess = s.held(t)
 	}
@@ -141,7 +132,7 @@ func (s *Server) serveRemote(b []byte) {
 	}
 	// The asker's client cannot be seen from here: the frames go to the
 	// asker, as in Phoenix.
-	w.Park(func() bool { return true }, func(msgs [][]byte, st transport.PollStatus) {
+	w.Park(func() bool { return true }, func(msgs [][]byte, st longpoll.PollStatus) {
 		reply(eventReply, appendPoll(nil, int(st), req.Token, msgs))
 	})
 }
@@ -150,7 +141,7 @@ func (s *Server) serveRemote(b []byte) {
 // (named by t) to that Server, and answers with what it answers. When the
 // holder cannot be reached or has no such session, a poll opens a new
 // session here and a publish gets 410, as for an unknown session.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, t transport.SessionToken, token string) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, t longpoll.Token, token string) {
 	req := remoteRequest{Token: token, Node: s.ps.Node(), Reply: lpReplyPrefix + randomID(16)}
 	if r.Method == http.MethodPost {
 		body, ok := s.readPublish(w, r)
@@ -160,14 +151,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t transport.Ses
 		req.Publish, req.NDJSON, req.Body = true, isNDJSON(r), body
 	}
 	got := make(chan *pubsub.Message, 2) // The ack and the answer.
-	sub := pubsub.SubscriberFunc(func(m *pubsub.Message) {
+	sub, err := s.ps.Subscribe(req.Reply, pubsub.SubscriberFunc(func(m *pubsub.Message) {
 		select {
 		case got <- m:
 		default:
 		}
-	})
-	s.ps.Subscribe(req.Reply, &sub)
-	defer s.ps.Unsubscribe(req.Reply, &sub)
+	}))
+	if err != nil { // The PubSub is closed: this Server is shutting down.
+		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer sub.Unsubscribe()
 
 	b, _ := json.Marshal(req)
 	m := &pubsub.Message{Topic: lpTopicPrefix + holderID(t.Session), Event: eventRequest, Payload: protocol.JSON(b)}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyrehq/pyre/internal/longpoll"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
@@ -25,19 +26,34 @@ func twoNodes(t *testing.T) (a, b *testServer, cluster *pubsub.Cluster) {
 	t.Helper()
 	cluster = pubsub.NewCluster()
 	for i, s := range []**testServer{&a, &b} {
+		ps, adapter := clusterNode(t, cluster, fmt.Sprintf("node-%d", i))
 		*s = newServer(t, &socket.Options{
-			PubSub: cluster.Node(fmt.Sprintf("node-%d", i)),
-			LongPoll: &socket.LongPollOptions{
+			PubSub: ps,
+			LongPoll: &transport.LongPollOptions{
 				Window: testWindow, ParkAfter: testParkAfter, Secret: testSecret, PubSubTimeout: testPubSubTimeout,
 			},
 		})
+		(*s).adapter = adapter
 	}
 	return a, b, cluster
 }
 
+// clusterNode is a PubSub on a new node of cluster, closed when the test
+// ends.
+func clusterNode(t *testing.T, cluster *pubsub.Cluster, name string) (*pubsub.PubSub, *pubsub.ClusterAdapter) {
+	t.Helper()
+	adapter := cluster.Adapter()
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Node: name, Adapter: adapter, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close(context.Background()) })
+	return ps, adapter
+}
+
 // TestLongPollAcrossNodes: a session opened on one node is used through
 // the other, each request carried through the PubSub to the node that
-// holds the session (PROTOCOL.md §6.5).
+// holds the session (docs/protocol.md, "Poll").
 func TestLongPollAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a, b, _ := twoNodes(t)
@@ -104,15 +120,15 @@ func TestLongPollAcrossNodesGone(t *testing.T) {
 		t.Fatalf("undecodable publish: %d", st)
 	}
 	unreachable := lpOpen(t, a, "vsn=2.0.0")
-	cluster.Node("node-0").Disconnect()
-	t.Cleanup(cluster.Node("node-0").Connect)
+	a.adapter.Disconnect()
+	t.Cleanup(a.adapter.Connect)
 	// A well-signed token of a server that is not there (a restarted
 	// process): nothing answers, nothing acks.
-	silent := transport.NewTokenSigner(testSecret, 0).Sign(transport.SessionToken{Node: "node-0", Session: "gone.x"}, time.Now())
-	cluster.Node("node-2") // A third node, to route to.
-	silentElsewhere := transport.NewTokenSigner(testSecret, 0).Sign(transport.SessionToken{Node: "node-2", Session: "gone.x"}, time.Now())
+	silent := longpoll.NewSigner(testSecret, 0).Sign(longpoll.Token{Node: "node-0", Session: "gone.x"}, time.Now())
+	clusterNode(t, cluster, "node-2") // A third node, to route to.
+	silentElsewhere := longpoll.NewSigner(testSecret, 0).Sign(longpoll.Token{Node: "node-2", Session: "gone.x"}, time.Now())
 	// A server of b's node that is no longer running: known at once.
-	restarted := transport.NewTokenSigner(testSecret, 0).Sign(transport.SessionToken{Node: "node-1", Session: "gone.x"}, time.Now())
+	restarted := longpoll.NewSigner(testSecret, 0).Sign(longpoll.Token{Node: "node-1", Session: "gone.x"}, time.Now())
 
 	for name, token := range map[string]string{"ended": ended, "unreachable": unreachable, "no such server": silent, "no server on the node": silentElsewhere, "restarted": restarted} {
 		start := time.Now()

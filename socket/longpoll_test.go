@@ -18,7 +18,7 @@ import (
 	"github.com/pyrehq/pyre/transport"
 )
 
-// PROTOCOL.md §6: the long-poll transport's raw HTTP. The channel cases
+// docs/protocol.md, "Long-poll": the long-poll transport's raw HTTP. The channel cases
 // run over long-poll with every other end-to-end test (see modes).
 
 // lpAnswer is one long-poll HTTP answer.
@@ -324,7 +324,7 @@ func TestLongPollBatch(t *testing.T) {
 
 func TestLongPollPublishTimeout(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 100 * time.Millisecond}})
+	s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 100 * time.Millisecond}})
 	token := lpOpen(t, s, "vsn=2.0.0")
 	// The join blocks past the window: 408, and the next line is not sent.
 	h, body := ndjson(`["1","1","room:slow","phx_join",{"gate":"slow"}]`, `["1","2","room:slow","echo",{}]`)
@@ -367,7 +367,7 @@ func TestLongPollPoll(t *testing.T) {
 }
 
 func testLongPollPoll(t *testing.T, parkAfter time.Duration) {
-	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 200 * time.Millisecond, ParkAfter: parkAfter}})
+	s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 200 * time.Millisecond, ParkAfter: parkAfter}})
 	token := lpOpen(t, s, "vsn=2.0.0")
 
 	// Nothing buffered: 204 after the window.
@@ -425,7 +425,7 @@ func testLongPollPoll(t *testing.T, parkAfter time.Duration) {
 func TestLongPollMaxWaitingPolls(t *testing.T) {
 	t.Parallel()
 	// ParkAfter beyond the window: without the bound, no poll would park.
-	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 300 * time.Millisecond, ParkAfter: time.Minute, MaxWaitingPolls: 1}})
+	s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 300 * time.Millisecond, ParkAfter: time.Minute, MaxWaitingPolls: 1}})
 	first, second := lpOpen(t, s, "vsn=2.0.0"), lpOpen(t, s, "vsn=2.0.0")
 	h, body := ndjson(`["1","1","room:w","phx_join",{}]`)
 	if st := lpPublish(t, s, second, h, body); st != 200 {
@@ -459,7 +459,7 @@ func TestLongPollNoLoss(t *testing.T) {
 		if !m.lp {
 			return
 		}
-		s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 20 * time.Millisecond, ParkAfter: 5 * time.Millisecond}})
+		s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 20 * time.Millisecond, ParkAfter: 5 * time.Millisecond}})
 		c := s.dial(t, m, "")
 		joinOK(t, c, m, "room:n", "")
 		const n = 500
@@ -483,7 +483,7 @@ func TestLongPollNoLoss(t *testing.T) {
 
 func TestLongPollInactiveSessionEnds(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 100 * time.Millisecond}})
+	s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 100 * time.Millisecond}})
 	token := lpOpen(t, s, "vsn=2.0.0")
 	h, body := ndjson(`["1","1","room:idle","phx_join",{}]`)
 	if st := lpPublish(t, s, token, h, body); st != 200 {
@@ -500,7 +500,7 @@ func TestLongPollInactiveSessionEnds(t *testing.T) {
 
 func TestLongPollSessionKeptAliveByPolls(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, &socket.Options{LongPoll: &socket.LongPollOptions{Window: 50 * time.Millisecond}})
+	s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 50 * time.Millisecond}})
 	token := lpOpen(t, s, "vsn=2.0.0")
 	for range 10 { // 10 windows: several inactivity checks.
 		if st, _ := lpPoll(t, s, token); st != 204 {

@@ -17,7 +17,9 @@ import (
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/transport"
 )
 
 func TestMain(m *testing.M) {
@@ -107,8 +109,9 @@ var discard = slog.New(slog.DiscardHandler)
 // with the test channels routed and a recorder of what they saw.
 type testServer struct {
 	*socket.Server
-	ts  *httptest.Server
-	rec *recorder
+	ts      *httptest.Server
+	rec     *recorder
+	adapter *pubsub.ClusterAdapter // Set by twoNodes.
 }
 
 // newServer starts a server. opts may be nil; its Logger defaults to
@@ -123,7 +126,7 @@ func newServer(t testing.TB, opts *socket.Options) *testServer {
 		o.Logger = discard
 	}
 	if o.LongPoll == nil {
-		o.LongPoll = &socket.LongPollOptions{Window: testWindow, ParkAfter: testParkAfter}
+		o.LongPoll = &transport.LongPollOptions{Window: testWindow, ParkAfter: testParkAfter}
 	}
 	srv, err := socket.New(&o)
 	if err != nil {
@@ -367,7 +370,7 @@ func (r *roomChannel) HandleInfo(ctx context.Context, s *channel.Socket, msg any
 	return nil
 }
 
-func (r *roomChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (r *roomChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	r.rec.handle(s.Topic(), in.Event)
 	switch in.Event {
 	case "echo":

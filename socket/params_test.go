@@ -9,6 +9,7 @@ import (
 
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/transport"
 )
 
 func TestParseParams(t *testing.T) {
@@ -61,7 +62,7 @@ func TestPathParams(t *testing.T) {
 		got := make(chan socket.Params, 1)
 		srv, err := socket.New(&socket.Options{
 			Logger:   discard,
-			LongPoll: &socket.LongPollOptions{Window: testWindow},
+			LongPoll: &transport.LongPollOptions{Window: testWindow},
 			Connect: func(_ context.Context, p socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
 				got <- p
 				return nil, nil

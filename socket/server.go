@@ -10,6 +10,9 @@ import (
 	"sync"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/chanlink"
+	"github.com/pyrehq/pyre/internal/handshake"
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/transport"
@@ -17,20 +20,25 @@ import (
 
 // Server is a Phoenix socket endpoint: the http.Handler an application
 // mounts where Phoenix has `socket "/socket", UserSocket`. It serves
-// `<mount>/websocket` (any path ending in /websocket) and routes the
-// topics joined on its connections to channel handlers.
+// `<mount>/websocket` (any path ending in /websocket), `<mount>/longpoll`
+// when [Options.LongPoll] is set, and routes the topics joined on its
+// connections to channel handlers.
 //
 // Its methods are safe for concurrent use. Routes must be added with
 // [Server.Channel] before the server serves requests.
 type Server struct {
 	opts   Options
-	ps     pubsub.PubSub
-	origin *transport.OriginChecker
+	ps     *pubsub.PubSub
+	ownPS  bool // ps was made by New: Shutdown closes it.
+	origin *handshake.OriginChecker
 	log    *slog.Logger
 	routes []route
 	lp     *longPoll // nil when long-poll is off.
 
-	wg sync.WaitGroup // One per connection being served.
+	// group owns every goroutine the Server starts: one per connection,
+	// the long-poll sessions' and forwarded requests'. Shutdown waits
+	// for it.
+	group workq.Group
 
 	mu       sync.Mutex // Protects the following.
 	conns    map[*conn]struct{}
@@ -43,7 +51,8 @@ type route struct {
 	new     func() channel.Handler
 }
 
-// New returns a Server. opts may be nil; it is copied.
+// New returns a Server. opts may be nil; it is copied. It fails for an
+// origin policy entry without a host.
 func New(opts *Options) (*Server, error) {
 	var o Options
 	if opts != nil {
@@ -52,28 +61,34 @@ func New(opts *Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.PubSub == nil {
-		o.PubSub = pubsub.NewLocal("")
-	}
 	if o.MaxChannels == 0 {
-		o.MaxChannels = DefaultMaxChannels
+		o.MaxChannels = defaultMaxChannels
 	}
-	origin, err := transport.NewOriginChecker(o.CheckOrigin)
+	origin, err := handshake.NewOriginChecker(o.CheckOrigin)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{opts: o, ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
+	if s.ps == nil {
+		if s.ps, err = pubsub.New(context.Background(), &pubsub.Options{Logger: o.Logger}); err != nil {
+			return nil, err
+		}
+		s.ownPS = true
+	}
 	if o.LongPoll != nil {
 		s.lp = newLongPoll(*o.LongPoll)
-		s.subscribeRemote()
+		if err := s.subscribeRemote(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
 
 // Channel routes topics matching pattern to handlers made by newHandler, one
-// per join. A pattern ending in "*" matches any suffix ("room:*" matches
-// "room:" and "room:42"); any other pattern matches exactly. Routes are
-// tried in the order they were added.
+// per join (Phoenix's `channel "room:*", RoomChannel`). A pattern ending in
+// "*" matches any suffix ("room:*" matches "room:" and "room:42"); any
+// other pattern matches exactly. Routes are tried in the order they were
+// added.
 func (s *Server) Channel(pattern string, newHandler func() channel.Handler) {
 	r := route{pattern: pattern, new: newHandler}
 	if p, ok := strings.CutSuffix(pattern, "*"); ok {
@@ -92,10 +107,10 @@ func (s *Server) match(topic string) func() channel.Handler {
 }
 
 // PubSub returns the server's PubSub.
-func (s *Server) PubSub() pubsub.PubSub { return s.ps }
+func (s *Server) PubSub() *pubsub.PubSub { return s.ps }
 
 // ServeHTTP serves the transports: GET <mount>/websocket, and
-// <mount>/longpoll when Options.LongPoll is set.
+// <mount>/longpoll when Options.LongPoll is set. Other paths get 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/websocket"):
@@ -108,35 +123,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Broadcast sends event to every subscriber of topic on every node
-// (Phoenix's Endpoint.broadcast). payload must encode to a JSON object or
-// be a binary protocol.Payload.
+// (Phoenix's Endpoint.broadcast). payload is nil ({}), a
+// [protocol.Payload], a json.RawMessage or any value encoding/json
+// encodes, and must be a JSON object or binary.
 func (s *Server) Broadcast(ctx context.Context, topic, event string, payload any) error {
-	m, err := channel.NewMessage(topic, event, payload)
+	m, err := chanlink.Broadcast(topic, event, payload)
 	if err != nil {
 		return err
 	}
 	return s.ps.Broadcast(ctx, m)
 }
 
-// BroadcastFrom is Broadcast except that the subscriber from does not get
-// it: a channel's (see channel.Socket.Subscriber), or any pubsub.Subscriber.
-func (s *Server) BroadcastFrom(ctx context.Context, from pubsub.Subscriber, topic, event string, payload any) error {
-	m, err := channel.NewMessage(topic, event, payload)
-	if err != nil {
-		return err
-	}
-	m.From = from
-	return s.ps.Broadcast(ctx, m)
-}
-
-// LocalBroadcast is Broadcast on this node only.
+// LocalBroadcast is Broadcast on this node only (Phoenix's
+// Endpoint.local_broadcast).
 func (s *Server) LocalBroadcast(topic, event string, payload any) error {
-	m, err := channel.NewMessage(topic, event, payload)
+	m, err := chanlink.Broadcast(topic, event, payload)
 	if err != nil {
 		return err
 	}
-	s.ps.LocalBroadcast(m)
-	return nil
+	return s.ps.LocalBroadcast(m)
 }
 
 // Disconnect closes every connection whose socket id is id, on every node,
@@ -151,16 +156,20 @@ var ErrServerClosed = errors.New("socket: server closed")
 
 // Shutdown stops accepting connections, closes every open one with close
 // code 1012 (service restart: phoenix.js reconnects, normally to another
-// node) and waits until they have ended or ctx is done, returning an error
-// wrapping ctx.Err() then. It is idempotent, and may be registered with
+// node) and waits until they have ended, their channels' Terminate
+// included, and every goroutine the Server started has returned. A client
+// that does not read is cut after the stall timeout
+// (transport.WebSocketOptions.StallTimeout) rather than waited for. When
+// ctx ends first, Shutdown cuts the connections still open at once and
+// returns an error wrapping ctx.Err().
+//
+// Shutdown is idempotent, and may be registered with
 // http.Server.RegisterOnShutdown, which does not see hijacked connections.
+// A PubSub that New made is closed; one given in Options is not.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
+	conns := s.connList()
 	s.mu.Unlock()
 	if s.lp != nil {
 		s.unsubscribeRemote()
@@ -168,28 +177,40 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.close(transport.CloseShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("socket: shutdown: %w", ctx.Err())
+	if err := s.group.Wait(ctx); err != nil {
+		s.mu.Lock()
+		conns = s.connList()
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.abort()
+		}
+		return fmt.Errorf("socket: shutdown: %w", err)
 	}
+	s.group.Close()
+	if s.ownPS {
+		return s.ps.Close(ctx)
+	}
+	return nil
 }
 
-// add registers a connection; false after Shutdown.
+// connList returns the open connections. s.mu must be held.
+func (s *Server) connList() []*conn {
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// add registers a connection, which Shutdown then waits for until
+// remove; false after Shutdown.
 func (s *Server) add(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown {
+	if s.shutdown || !s.group.Add() {
 		return false
 	}
 	s.conns[c] = struct{}{}
-	s.wg.Add(1)
 	return true
 }
 
@@ -197,7 +218,7 @@ func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	s.wg.Done()
+	s.group.Done()
 }
 
 // connect runs the handshake steps every transport shares: vsn negotiation,
@@ -211,7 +232,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, 
 	closed := s.shutdown
 	s.mu.Unlock()
 	if closed {
-		return nil, nil, "", http.StatusServiceUnavailable
+		return 0, nil, "", http.StatusServiceUnavailable
 	}
 	vsn, _ := params["vsn"].(string)
 	if _, present := params["vsn"]; present && vsn == "" {
@@ -220,7 +241,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, 
 	ser, err := protocol.Negotiate(vsn)
 	if err != nil {
 		s.log.Warn("refusing connection: unsupported serializer version", "vsn", params["vsn"], "transport", info.Transport)
-		return nil, nil, "", http.StatusForbidden
+		return 0, nil, "", http.StatusForbidden
 	}
 	var assigns map[string]any
 	if s.opts.Connect != nil {
@@ -228,10 +249,10 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, 
 		if err != nil {
 			if errors.Is(err, ErrRefused) || s.opts.ErrorHandler == nil || w == nil {
 				s.log.Debug("connection refused", "transport", info.Transport, "err", err)
-				return nil, nil, "", http.StatusForbidden
+				return 0, nil, "", http.StatusForbidden
 			}
 			s.opts.ErrorHandler(w, r, err)
-			return nil, nil, "", 0
+			return 0, nil, "", 0
 		}
 	}
 	var id string

@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pyrehq/pyre/internal/handshake"
+	"github.com/pyrehq/pyre/internal/ws"
 	"github.com/pyrehq/pyre/transport"
 )
 
-// serveWebSocket follows Phoenix's order (PROTOCOL.md §2.1): method, origin,
-// auth token, subprotocol, connect, upgrade validation, upgrade.
+// serveWebSocket follows Phoenix's order (docs/protocol.md, "Connecting"):
+// method, origin, auth token, subprotocol, connect, upgrade validation,
+// upgrade.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.WriteHeader(http.StatusBadRequest)
@@ -24,10 +27,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	var token string
 	allowed := s.opts.Subprotocols
 	if s.opts.AuthToken {
-		token, _ = transport.ExtractAuthToken(r.Header)
-		allowed = append([]string{transport.PhoenixSubprotocol}, allowed...)
+		token, _ = handshake.ExtractAuthToken(r.Header)
+		allowed = append([]string{handshake.PhoenixSubprotocol}, allowed...)
 	}
-	proto, ok := transport.SelectSubprotocol(r.Header, allowed)
+	proto, ok := handshake.SelectSubprotocol(r.Header, allowed)
 	if !ok {
 		s.log.Error("could not check websocket subprotocols", "offered", r.Header.Get("Sec-WebSocket-Protocol"))
 		w.WriteHeader(http.StatusForbidden)
@@ -56,28 +59,26 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := transport.AcceptWebSocket(w, r, &transport.WebSocketOptions{
-		MaxFrameSize: s.opts.MaxFrameSize,
-		IdleTimeout:  s.opts.IdleTimeout,
-		QueueBytes:   s.opts.QueueBytes,
-		Compress:     s.opts.Compress,
-		Subprotocol:  proto,
-		Logger:       s.log,
-	})
+	opts := &ws.Options{Subprotocol: proto, Logger: c.log}
+	if s.opts.WebSocket != nil {
+		opts.WebSocketOptions = *s.opts.WebSocket
+	}
+	conn, err := ws.Accept(w, r, opts)
 	if err != nil {
 		s.remove(c)
 		s.log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
-	c.attach(ws)
+	c.attach(conn)
 	// The connection gets a goroutine of its own, and the request's goroutine
 	// returns: net/http then frees its per-request state, which would
 	// otherwise stay alive, with a deep stack, for the connection's lifetime.
-	go func() {
+	// add counted the connection in s.group, so this Go is never refused.
+	s.group.Go(func() {
 		defer s.remove(c)
 		c.start()
-		c.end(ws.Run(c.handleFrame))
-	}()
+		c.end(conn.Run(c.handleFrame))
+	})
 }
 
 func headerHasToken(h http.Header, name, token string) bool {
@@ -90,3 +91,8 @@ func headerHasToken(h http.Header, name, token string) bool {
 	}
 	return false
 }
+
+var _ sender = (*ws.Conn)(nil)
+
+// closeReasonOf keeps the transport import for the docs' links.
+var _ = transport.CloseShutdown

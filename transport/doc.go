@@ -1,53 +1,23 @@
-// Package transport moves encoded Phoenix frames between a client and the
-// server, and implements the HTTP handshake checks that Phoenix applies
-// before a socket connects. It knows nothing of topics or channels: it
-// sees frames ([protocol.Frame]) going out and byte slices coming in.
-//
-// The WebSocket transport is built on github.com/coder/websocket. The
-// long-poll transport ([LongPoll]) is the session state behind Phoenix's
-// long-poll requests: a bounded buffer of outbound frames taken by polls,
-// inbound frames handed to a Handler in order, and an inactivity timeout;
-// [TokenSigner] signs the session tokens. Package socket does the HTTP.
+// Package transport holds what an application sets about the transports a
+// socket.Server serves, WebSocket and long-poll, and the reasons a
+// connection ends.
 //
 // # Where to start
 //
-// Most applications never use this package directly: package socket
-// accepts connections and runs them. They meet it through two types:
+// [WebSocketOptions] and [LongPollOptions] go in socket.Options (the
+// WebSocket and LongPoll fields), [OriginPolicy] in its CheckOrigin. Each
+// zero value gives Phoenix's defaults. [CloseReason] names why a
+// connection ended ([CloseShutdown], [CloseIdle], [CloseStalled], ...),
+// the same way in logs, tests and docs.
 //
-//   - [OriginPolicy], the origin check of socket.Options.CheckOrigin,
-//     with Phoenix's check_origin rules ([OriginChecker] applies it);
-//   - [CloseReason], the named reasons a connection ends with
-//     ([CloseShutdown], [CloseIdle], ...), used the same way in logs,
-//     tests and docs.
+// # What waits for a client is bounded
 //
-// To serve a WebSocket with it, call [AcceptWebSocket] in an HTTP handler,
-// then [WebSocket.Run] with a [Handler] for inbound messages, and queue
-// outbound frames with [WebSocket.Send]. [ExtractAuthToken] and
-// [SelectSubprotocol] are the Sec-WebSocket-Protocol rules of Phoenix
-// (phoenix.js 1.8's authToken, and the subprotocol list).
-//
-// # Concurrency
-//
-// A [WebSocket] has one reader, the goroutine that calls [WebSocket.Run],
-// which calls the Handler for each message in order. Outbound frames go to
-// a queue bounded in bytes ([WebSocketOptions.QueueBytes], counting the
-// frames that wait for the writer); one writer goroutine, started with the
-// first frame and parked while the queue is empty, writes them in order
-// until the connection closes.
-//
-// [WebSocket.Send] and [WebSocket.Close] may be called from any goroutine
-// and never block. A Send that would pass the queue's bound closes the
-// connection with [CloseSlowConsumer] at once: the queued frames are
-// dropped and the TCP connection is closed without a close frame, since a
-// client that does not read would not read one either. A frame larger
-// than the whole bound is still accepted when the queue is empty.
-//
-// A [LongPoll] holds no goroutine while idle: a poll waits in its
-// request's goroutine, or parked ([Waiter.Park]) with none; inbound frames
-// are handled by a goroutine started while frames wait for it, one at a
-// time and in order. Its methods may be called from any goroutine.
-//
-// [OriginChecker] and the functions are safe for concurrent use.
+// Frames for a client wait in a queue bounded in bytes (QueueBytes,
+// 1 MiB by default). A client that falls that far behind is cut with
+// [CloseSlowConsumer]; a client that takes none of the data sent to it for
+// the stall timeout (WebSocketOptions.StallTimeout, 4 s by default) is cut
+// with [CloseStalled], even when its kernel buffers are not full yet. A
+// broadcast or a channel never waits for a client: they only queue.
 //
 // # Close codes
 //
@@ -60,12 +30,12 @@
 //	CloseDecodeError    1011  "invalid message"  a frame that does not decode
 //	CloseInvalidUTF8    1007  "invalid utf-8"    a text frame that is not UTF-8
 //	CloseSlowConsumer   1008  "slow consumer"    never sent: the connection is cut
+//	CloseStalled        1008  "stalled"          never sent: the connection is cut
 //	CloseInactive       1000  "inactive"         long-poll: no poll for 1.5 windows
-//	CloseNormal         1000  "closed"           the client closed, or a Handler returned it
+//	CloseNormal         1000  "closed"           the client closed
 //
-// A message larger than [WebSocketOptions.MaxFrameSize] is answered by
-// github.com/coder/websocket with 1009 and the text "read limited at N
-// bytes"; [WebSocket.Run] then returns [CloseNormal]. The idle timer
-// counts every frame received, pings and pongs included; phoenix.js's
-// heartbeat (every 30 s) keeps a live client well inside the default 60 s.
+// A message larger than WebSocketOptions.MaxFrameSize is answered with
+// 1009 and the text "read limited at N bytes". The idle timer counts every
+// frame received, pings and pongs included. docs/protocol.md in the
+// repository describes the wire protocol these apply to.
 package transport

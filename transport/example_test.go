@@ -2,15 +2,16 @@ package transport_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
-	"net/http"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/socket"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -18,20 +19,22 @@ import (
 // scheme also fixes the port (the scheme's default when none is written),
 // "//host" allows any scheme and port, and "*." allows the domain and its
 // subdomains. A request without an Origin header (not a browser) passes.
-func ExampleOriginChecker() {
-	c, err := transport.NewOriginChecker(transport.OriginPolicy{
-		Origins: []string{"https://example.com", "//*.example.org"},
+// A refused origin gets 403 before anything else runs; an allowed one here
+// goes on to the upgrade check, which a plain GET fails with 400.
+func ExampleOriginPolicy() {
+	srv, err := socket.New(&socket.Options{
+		CheckOrigin: transport.OriginPolicy{Origins: []string{"https://example.com", "//*.example.org"}},
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer srv.Shutdown(context.Background())
 	for _, origin := range []string{
 		"https://example.com",
-		"https://example.com:443",
 		"https://example.com:8443",
 		"http://example.com",
 		"http://chat.example.org:8080",
-		"https://example.org",
 		"https://evil-example.org",
 		"null",
 		"",
@@ -40,106 +43,69 @@ func ExampleOriginChecker() {
 		if origin != "" {
 			r.Header.Set("Origin", origin)
 		}
-		fmt.Printf("%-30q %v\n", origin, c.Allow(r))
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		fmt.Printf("%-30q %d\n", origin, w.Code)
 	}
 	// Output:
-	// "https://example.com"          true
-	// "https://example.com:443"      true
-	// "https://example.com:8443"     false
-	// "http://example.com"           false
-	// "http://chat.example.org:8080" true
-	// "https://example.org"          true
-	// "https://evil-example.org"     false
-	// "null"                         false
-	// ""                             true
+	// "https://example.com"          400
+	// "https://example.com:8443"     403
+	// "http://example.com"           403
+	// "http://chat.example.org:8080" 400
+	// "https://evil-example.org"     403
+	// "null"                         403
+	// ""                             400
 }
 
-// The zero OriginPolicy compares the Origin's host, and only the host, with
-// the host the request was sent to.
-func ExampleOriginPolicy() {
-	c, _ := transport.NewOriginChecker(transport.OriginPolicy{})
-	for _, origin := range []string{"http://localhost:3000", "https://localhost", "http://127.0.0.1:4000"} {
-		r := httptest.NewRequest("GET", "http://localhost:4000/socket/websocket", nil)
-		r.Header.Set("Origin", origin)
-		fmt.Println(origin, c.Allow(r))
+// A WebSocket from which nothing arrives for IdleTimeout is closed with
+// CloseIdle: code 1000 and the reason "idle timeout". phoenix.js's
+// heartbeat, every 30 s, keeps a live client well inside the default 60 s.
+func ExampleWebSocketOptions() {
+	srv, err := socket.New(&socket.Options{
+		WebSocket: &transport.WebSocketOptions{IdleTimeout: 50 * time.Millisecond},
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
 	}
-	// Output:
-	// http://localhost:3000 true
-	// https://localhost true
-	// http://127.0.0.1:4000 false
-}
-
-// phoenix.js 1.8 sends its authToken as a second subprotocol beside
-// "phoenix". ExtractAuthToken takes it out of the header, so that the
-// subprotocol check sees only "phoenix".
-func ExampleExtractAuthToken() {
-	h := http.Header{}
-	h.Set("Sec-WebSocket-Protocol", "phoenix, base64url.bearer.phx.czNjcmV0")
-	token, ok := transport.ExtractAuthToken(h)
-	fmt.Printf("%q %v\n", token, ok)
-	fmt.Printf("%q\n", h.Get("Sec-WebSocket-Protocol"))
-
-	proto, ok := transport.SelectSubprotocol(h, []string{transport.PhoenixSubprotocol})
-	fmt.Printf("%q %v\n", proto, ok)
-	// Output:
-	// "s3cret" true
-	// "phoenix"
-	// "phoenix" true
-}
-
-// SelectSubprotocol picks the first allowed subprotocol the client offered.
-func ExampleSelectSubprotocol() {
-	h := http.Header{}
-	h.Set("Sec-WebSocket-Protocol", "mqtt, sip")
-	fmt.Println(transport.SelectSubprotocol(h, []string{"sip", "mqtt"}))
-	fmt.Println(transport.SelectSubprotocol(h, []string{"xmpp"}))
-	fmt.Println(transport.SelectSubprotocol(http.Header{}, []string{"xmpp"}))
-	// Output:
-	// sip true
-	//  false
-	//  true
-}
-
-// The transport on its own: a WebSocket whose inbound messages go to a
-// Handler and whose outbound frames go through a bounded queue. The socket
-// package builds Phoenix connections on it; this echo server shows the
-// contract.
-func ExampleAcceptWebSocket() {
-	ended := make(chan transport.CloseReason, 1)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := transport.AcceptWebSocket(w, r, &transport.WebSocketOptions{QueueBytes: 64 << 10})
-		if err != nil {
-			return // AcceptWebSocket has answered the request
-		}
-		// Run reads in this goroutine until the connection ends. Send
-		// never blocks; it may be called from any goroutine.
-		ended <- ws.Run(func(data []byte, binary bool) *transport.CloseReason {
-			if string(data) == "quit" {
-				return &transport.CloseNormal // close with 1000 "closed"
-			}
-			ws.Send(protocol.Frame{Data: data, Binary: binary})
-			return nil
-		})
-	}))
+	ts := httptest.NewServer(srv)
 	defer ts.Close()
+	defer srv.Shutdown(context.Background())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), nil)
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/socket/websocket?vsn=2.0.0"
+	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.CloseNow()
-	_ = c.Write(ctx, websocket.MessageText, []byte("hello"))
-	_, data, _ := c.Read(ctx)
-	fmt.Printf("echo: %s\n", data)
-
-	_ = c.Write(ctx, websocket.MessageText, []byte("quit"))
 	_, _, err = c.Read(ctx)
-	fmt.Println("client:", websocket.CloseStatus(err))
-	fmt.Println("server:", (<-ended).Reason)
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		fmt.Println(int(ce.Code) == transport.CloseIdle.Code, ce.Reason)
+	}
 	// Output:
-	// echo: hello
-	// client: StatusNormalClosure
-	// server: closed
+	// true idle timeout
+}
+
+// The named close reasons, as logs and docs use them. Those that cut a
+// client that does not read send no close frame: the client would not
+// read it.
+func ExampleCloseReason() {
+	for _, r := range []transport.CloseReason{
+		transport.CloseDisconnect, transport.CloseShutdown, transport.CloseIdle,
+		transport.CloseDecodeError, transport.CloseInvalidUTF8,
+		transport.CloseSlowConsumer, transport.CloseStalled,
+	} {
+		fmt.Println(r.Code, r)
+	}
+	// Output:
+	// 1001 disconnected
+	// 1012 server shutdown
+	// 1000 idle timeout
+	// 1011 invalid message
+	// 1007 invalid utf-8
+	// 1008 slow consumer
+	// 1008 stalled
 }

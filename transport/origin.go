@@ -1,20 +1,18 @@
 package transport
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 )
 
 // OriginPolicy says which browser origins may connect, with Phoenix's
-// check_origin rules (PROTOCOL.md §2.3). A request without an Origin header
-// is always allowed. The zero value checks that the origin's host equals
-// the request's host (Phoenix's default check_origin: true, with the
+// check_origin rules. A request without an Origin header is always
+// allowed. The zero value checks that the origin's host equals the
+// request's host (Phoenix's default check_origin: true, with the
 // endpoint host taken from the request).
+//
+// A refused WebSocket request gets HTTP 403; a refused long-poll request
+// gets {"status":403}.
 type OriginPolicy struct {
 	// Disabled turns the check off (check_origin: false).
 	Disabled bool
@@ -22,7 +20,8 @@ type OriginPolicy struct {
 	// Origins, when set, lists the allowed origins: "https://example.com",
 	// "//example.com" (any scheme), "//example.com:8080" (any scheme, that
 	// port), "https://*.example.com" (the domain and its subdomains). An
-	// entry with a scheme gets that scheme's default port.
+	// entry with a scheme gets that scheme's default port. An entry
+	// without a host makes socket.New fail.
 	Origins []string
 
 	// Host is the host compared with the origin's host when Origins is empty.
@@ -36,108 +35,7 @@ type OriginPolicy struct {
 	Conn bool
 
 	// Func, when set, decides alone (Phoenix's MFA form); it also sees
-	// origins without a host ("null", "file://").
+	// origins without a host ("null", "file://"). It runs in the request's
+	// goroutine and must be safe for concurrent use.
 	Func func(origin *url.URL, r *http.Request) bool
-}
-
-// OriginChecker applies a compiled OriginPolicy. It is safe for concurrent use.
-type OriginChecker struct {
-	p       OriginPolicy
-	allowed []*url.URL
-}
-
-var errOriginNoHost = errors.New("transport: check_origin entry has no host")
-
-// NewOriginChecker compiles p. An allowed origin without a host is an error.
-func NewOriginChecker(p OriginPolicy) (*OriginChecker, error) {
-	c := &OriginChecker{p: p}
-	for _, o := range p.Origins {
-		u, err := parseOrigin(o)
-		if err != nil || u.Hostname() == "" {
-			return nil, fmt.Errorf("%w: %q", errOriginNoHost, o)
-		}
-		c.allowed = append(c.allowed, u)
-	}
-	return c, nil
-}
-
-// Allow reports whether r's Origin header passes the policy.
-func (c *OriginChecker) Allow(r *http.Request) bool {
-	if c == nil || c.p.Disabled {
-		return true
-	}
-	vals := r.Header.Values("Origin")
-	if len(vals) == 0 {
-		return true
-	}
-	origin, err := parseOrigin(vals[0])
-	if err != nil {
-		origin = &url.URL{}
-	}
-	if c.p.Func != nil {
-		return c.p.Func(origin, r)
-	}
-	host := origin.Hostname()
-	if host == "" {
-		return false
-	}
-	if len(c.allowed) == 0 && c.p.Conn {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		want, err := parseOrigin(scheme + "://" + r.Host)
-		return err == nil && origin.Scheme == scheme && strings.EqualFold(host, want.Hostname()) && origin.Port() == want.Port()
-	}
-	if len(c.allowed) == 0 {
-		want := c.p.Host
-		if want == "" {
-			want = r.Host
-			if h, _, err := net.SplitHostPort(want); err == nil {
-				want = h
-			}
-		}
-		return strings.EqualFold(host, strings.Trim(want, "[]"))
-	}
-	for _, a := range c.allowed {
-		if originMatches(a, origin) {
-			return true
-		}
-	}
-	return false
-}
-
-func originMatches(allowed, origin *url.URL) bool {
-	if allowed.Scheme != "" && allowed.Scheme != origin.Scheme {
-		return false
-	}
-	if allowed.Port() != "" && allowed.Port() != origin.Port() {
-		return false
-	}
-	want := allowed.Hostname()
-	got := origin.Hostname()
-	if rest, ok := strings.CutPrefix(want, "*."); ok {
-		return got == rest || strings.HasSuffix(got, "."+rest)
-	}
-	return got == want
-}
-
-var defaultPorts = map[string]int{
-	"http": 80, "https": 443, "ws": 80, "wss": 443,
-	"ftp": 21, "sftp": 22, "tftp": 69, "ldap": 389,
-}
-
-// parseOrigin parses an origin or an allowed-origin entry, filling in the
-// default port of a known scheme as Elixir's URI.parse does.
-func parseOrigin(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	if u.Port() == "" && u.Host != "" {
-		if p, ok := defaultPorts[u.Scheme]; ok {
-			u.Host = net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(p))
-		}
-	}
-	return u, nil
 }

@@ -20,6 +20,7 @@ import (
 // Chat serves the page, phoenix.js and the socket.
 type Chat struct {
 	mux      *http.ServeMux
+	ps       *pubsub.PubSub
 	socket   *socket.Server
 	presence *presence.Tracker
 }
@@ -27,7 +28,10 @@ type Chat struct {
 // NewChat mounts the socket at /socket, the page at / and phoenix.js at
 // /vendor/phoenix.mjs.
 func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
-	ps := pubsub.NewLocal("")
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	tracker, err := presence.New(ps, &presence.Options{Logger: logger})
 	if err != nil {
 		return nil, err
@@ -55,14 +59,15 @@ func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
 		http.ServeFile(w, r, phoenixJS)
 	})
 	mux.Handle("/", http.FileServer(http.Dir(staticDir)))
-	return &Chat{mux: mux, socket: s, presence: tracker}, nil
+	return &Chat{mux: mux, ps: ps, socket: s, presence: tracker}, nil
 }
 
 func (c *Chat) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
 
-// Shutdown closes every socket, then stops the presence tracker.
+// Shutdown closes every socket, then stops the presence tracker and the
+// PubSub.
 func (c *Chat) Shutdown(ctx context.Context) error {
-	return errors.Join(c.socket.Shutdown(ctx), c.presence.Shutdown(ctx))
+	return errors.Join(c.socket.Shutdown(ctx), c.presence.Shutdown(ctx), c.ps.Close(ctx))
 }
 
 // Room is a chat room: every message pushed as new_msg is broadcast to the
@@ -89,7 +94,7 @@ func (r *Room) HandleInfo(ctx context.Context, s *channel.Socket, _ any) error {
 }
 
 // HandleIn broadcasts new_msg {user, body}.
-func (*Room) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (*Room) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	if in.Event != "new_msg" {
 		return in.Reply("error", map[string]string{"reason": "unknown event"})
 	}

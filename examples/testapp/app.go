@@ -21,25 +21,30 @@ import (
 // App is the reference app: its socket mounts and HTTP routes.
 type App struct {
 	mux      *http.ServeMux
-	ps       *pubsub.Local
+	ps       *pubsub.PubSub
 	sockets  []*socket.Server
 	main     *socket.Server
 	presence *presence.Tracker
 }
 
-// NewApp builds the app of APP.md.
+// NewApp builds the app that examples/testapp/README.md describes.
 func NewApp(logger *slog.Logger) (*App, error) {
-	a := &App{mux: http.NewServeMux(), ps: pubsub.NewLocal("")}
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{mux: http.NewServeMux(), ps: ps}
 	ws := transport.OriginPolicy{Origins: []string{"//example.com"}}
+	short := &transport.WebSocketOptions{IdleTimeout: 200 * time.Millisecond}
 	mounts := []struct {
 		path string
 		info bool
 		opts socket.Options
 	}{
-		{"/socket/", false, socket.Options{CheckOrigin: transport.OriginPolicy{Disabled: true}, LongPoll: &socket.LongPollOptions{}}},
-		{"/ws/", false, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
-		{"/ws/admin/", false, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
-		{"/ws/connect_info/", true, socket.Options{CheckOrigin: ws, IdleTimeout: 200 * time.Millisecond}},
+		{"/socket/", false, socket.Options{CheckOrigin: transport.OriginPolicy{Disabled: true}, LongPoll: &transport.LongPollOptions{}}},
+		{"/ws/", false, socket.Options{CheckOrigin: ws, WebSocket: short}},
+		{"/ws/admin/", false, socket.Options{CheckOrigin: ws, WebSocket: short}},
+		{"/ws/connect_info/", true, socket.Options{CheckOrigin: ws, WebSocket: short}},
 	}
 	a.presence = newPresence(a.ps, logger)
 	for _, m := range mounts {
@@ -72,7 +77,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	for _, s := range a.sockets {
 		errs = append(errs, s.Shutdown(ctx))
 	}
-	errs = append(errs, a.presence.Shutdown(ctx))
+	errs = append(errs, a.presence.Shutdown(ctx), a.ps.Close(ctx))
 	return errors.Join(errs...)
 }
 

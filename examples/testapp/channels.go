@@ -10,7 +10,7 @@ import (
 	"github.com/pyrehq/pyre/protocol"
 )
 
-// RoomChannel is APP.md's RoomChannel (room:*).
+// RoomChannel serves room:* (examples/testapp/README.md, "What it serves").
 type RoomChannel struct{}
 
 type afterJoin struct{ user any }
@@ -45,7 +45,7 @@ func (*RoomChannel) HandleInfo(ctx context.Context, s *channel.Socket, msg any) 
 	return s.Push("joined", joined)
 }
 
-func (*RoomChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (*RoomChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	switch in.Event {
 	case "new_msg":
 		if err := s.Broadcast(ctx, "new_msg", in.Payload); err != nil {
@@ -86,14 +86,14 @@ func (*RoomChannel) Terminate(_ context.Context, s *channel.Socket, _ error) {
 	_ = s.Push("you_left", map[string]string{"message": "bye!"})
 }
 
-// BenchChannel is APP.md's BenchChannel (bench:*): no after-join work.
+// BenchChannel serves bench:*, for load tests: no after-join work.
 type BenchChannel struct{}
 
 func (*BenchChannel) Join(context.Context, *channel.Socket, string, protocol.Payload) (any, error) {
 	return nil, nil
 }
 
-func (*BenchChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (*BenchChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	switch in.Event {
 	case "shout":
 		return s.Broadcast(ctx, "shout", in.Payload)

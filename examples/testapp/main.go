@@ -1,4 +1,4 @@
-// Command testapp is the reference test app of ../shared/conformance/APP.md:
+// Command testapp is the reference test app (examples/testapp/README.md):
 // the server that Pyre's interop tests, the conformance suite and the
 // benchmarks talk to.
 //

@@ -17,7 +17,7 @@ import (
 
 // newPresence is the app's presence tracker, shared by every mount as the
 // PubSub is.
-func newPresence(ps pubsub.PubSub, logger *slog.Logger) *presence.Tracker {
+func newPresence(ps *pubsub.PubSub, logger *slog.Logger) *presence.Tracker {
 	tr, err := presence.New(ps, &presence.Options{Logger: logger})
 	if err != nil {
 		panic(err) // The default options are valid.
@@ -30,7 +30,7 @@ func presenceChannel(tr *presence.Tracker) func() channel.Handler {
 	return func() channel.Handler { return &PresenceChannel{presence: tr} }
 }
 
-// PresenceChannel is APP.md's PresenceChannel (presence:*): each joined
+// PresenceChannel serves presence:* (examples/testapp/README.md): each joined
 // client is tracked under its name, and sees everyone else through
 // presence_state and presence_diff.
 type PresenceChannel struct {
@@ -84,7 +84,7 @@ func (c *PresenceChannel) HandleInfo(ctx context.Context, s *channel.Socket, msg
 
 // HandleIn handles update: the payload is merged into the caller's meta,
 // online_at kept, and everyone gets the change as one diff.
-func (c *PresenceChannel) HandleIn(_ context.Context, s *channel.Socket, in *channel.Push) error {
+func (c *PresenceChannel) HandleIn(_ context.Context, s *channel.Socket, in *channel.Message) error {
 	if in.Event != "update" {
 		return fmt.Errorf("no clause matching event %q", in.Event)
 	}

@@ -1,7 +1,7 @@
-// V2 binary frames (PROTOCOL.md §3.3, §3.4): exact byte layouts of the
+// V2 binary frames (docs/protocol.md, "V2 binary frames", "Text or binary"): exact byte layouts of the
 // client push (kind 0), server reply (kind 1) and server broadcast (kind 2).
 //
-// Long-poll (PROTOCOL.md §6.4, §6.5) carries binary pushes client → server
+// Long-poll (docs/protocol.md, "Publish", "Poll") carries binary pushes client → server
 // as base64 lines of an ndjson POST, but no binary frames server → client:
 // the server drops them. So the byte-layout cases of server frames are
 // WebSocket-only, and the long-poll cases below observe a binary push

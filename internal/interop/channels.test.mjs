@@ -1,7 +1,7 @@
-// RoomChannel behaviour (APP.md) over raw Phoenix frames, each behaviour
-// written once and run with both serializers (PROTOCOL.md §3.1, §3.2, §4, §5)
+// RoomChannel behaviour (examples/testapp/README.md) over raw Phoenix frames, each behaviour
+// written once and run with both serializers (docs/protocol.md, "V1 JSON", "V2 JSON", "Reserved events", "Server semantics")
 // over both transports: WebSocket (lib/client.mjs) and long-poll
-// (lib/longpoll.mjs, PROTOCOL.md §6: frames POSTed as ndjson for V2 and as
+// (lib/longpoll.mjs, docs/protocol.md, "Long-poll": frames POSTed as ndjson for V2 and as
 // one application/json frame per POST for V1, server frames read by polling).
 // V1: objects, no join_ref on the wire (expected null). V2: arrays, join_refs
 // from "11" and refs from "1".
@@ -354,7 +354,7 @@ for (const tr of TRANSPORTS) {
 
 // Subscribers of one topic on different serializers and transports each get
 // a broadcast in their own format, and intercepted new_msg carries each
-// subscriber's own transport (APP.md RoomChannel).
+// subscriber's own transport (examples/testapp/README.md RoomChannel).
 describe("mixed serializers and transports on one topic", () => {
   const combos = [
     [[V1, WEBSOCKET], [V2, WEBSOCKET]],

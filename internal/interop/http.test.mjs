@@ -1,4 +1,4 @@
-// The test app's plain HTTP endpoints (APP.md "HTTP").
+// The test app's plain HTTP endpoints (examples/testapp/README.md, "What it serves").
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// The long-poll transport at the HTTP level (PROTOCOL.md §6, and Phoenix's
+// The long-poll transport at the HTTP level (docs/protocol.md, "Long-poll", and Phoenix's
 // long_poll_channels_test.exs / long_poll_socket_test.exs, §10.2 and §10.4):
 // every JSON answer is HTTP 200 with the outcome in the body's `status`;
 // sessions and tokens; CORS preflight; ndjson batches; the 204 window.
@@ -118,7 +118,7 @@ function forge(token) {
   return token.slice(0, -2) + (last === "A" ? "B" : "A") + token.at(-1);
 }
 
-describe("long-poll HTTP (PROTOCOL.md §6)", () => {
+describe("long-poll HTTP (docs/protocol.md: Long-poll)", () => {
   // §6.3: a poll with nothing to send is answered 204 after the window.
   // Started first, checked by the last test of this file.
   let slow;
@@ -374,7 +374,7 @@ describe("long-poll HTTP (PROTOCOL.md §6)", () => {
     const token = await openSession(V2);
     const hb = (ref) => JSON.stringify([null, ref, "phoenix", "heartbeat", {}]);
     const res = await lpRequest("POST", { token, body: `${hb("1")}\n%%% not base64 %%%\n${hb("2")}`, contentType: "application/x-ndjson" });
-    // Phoenix fails the request (PROTOCOL.md §6.4 infers 500); Pyre answers 400.
+    // Phoenix fails the request (docs/protocol.md, "Publish" infers 500); Pyre answers 400.
     assert.ok(res.http >= 400, `HTTP ${res.http} ${res.text}`);
     await publishOK(V2, token, [{ join_ref: null, ref: "3", topic: "phoenix", event: "heartbeat", payload: {} }]);
     const fs = await pollUntil(V2, token, { until: (x) => x.some((f) => f.ref === "3") });

@@ -1,4 +1,4 @@
-// Malformed input (PROTOCOL.md §3.1–3.3, §5.14): a frame the serializer
+// Malformed input (docs/protocol.md, "V1 JSON", "Close codes"): a frame the serializer
 // cannot decode ends that connection with close code 1011 (what Phoenix on
 // Cowboy sends); other connections are unaffected.
 

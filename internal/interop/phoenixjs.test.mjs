@@ -20,10 +20,10 @@ import { newSocket, within } from "./lib/phoenixjs.mjs";
 const T = { timeout: 20_000 };
 
 const TRANSPORTS = [
-  // A server-side disconnect closes the WebSocket with 1001 (PROTOCOL.md §5.9).
+  // A server-side disconnect closes the WebSocket with 1001 (docs/protocol.md, "Socket id and disconnect").
   { name: "WebSocket", tag: "websocket", transport: WebSocket, disconnectCloses: [1001], binaryReplies: true },
   // Over long-poll the next poll is answered 410 and phoenix.js closes with
-  // 3410 "session_gone" (1.8.2+, PROTOCOL.md §6.5); binary frames from the
+  // 3410 "session_gone" (1.8.2+, docs/protocol.md, "Poll"); binary frames from the
   // server are dropped (§3.4).
   { name: "LongPoll", tag: "longpoll", transport: LongPoll, disconnectCloses: [3410], binaryReplies: false },
 ];
@@ -229,7 +229,7 @@ for (const tr of TRANSPORTS) describe(`phoenix.js client over ${tr.name}`, () =>
       assert.deepEqual([...new Uint8Array(reply.response)], [...bytes]);
       return;
     }
-    // Long-poll carries no binary frames from the server (PROTOCOL.md §3.4,
+    // Long-poll carries no binary frames from the server (docs/protocol.md, "Text or binary",
     // §6.5): the echo's binary reply never reaches phoenix.js.
     assert.deepEqual(await push(channel, "echo", bytes.buffer, 1000), { status: "timeout" });
     assert.ok(socket.isConnected(), "the session must survive a dropped binary reply");

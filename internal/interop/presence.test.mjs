@@ -1,5 +1,5 @@
 // phoenix.js Presence (the official client, unchanged) against the test
-// app's PresenceChannel (presence:*, APP.md), once per transport:
+// app's PresenceChannel (presence:*, examples/testapp/README.md), once per transport:
 // presence_state after each join, presence_diff for joins, updates and
 // leaves, in the shapes Presence.syncState / syncDiff read.
 

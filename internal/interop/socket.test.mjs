@@ -1,5 +1,5 @@
-// Socket-level behaviour (APP.md "Socket mounts", "UserSocket", "InfoSocket";
-// PROTOCOL.md §1, §2, §5.9, §5.12): connect refusal, vsn negotiation, origin
+// Socket-level behaviour (examples/testapp/README.md, "What it serves";
+// docs/protocol.md, "Endpoint layout", "Connecting", "Socket id and disconnect", "Heartbeat and idle timeout"): connect refusal, vsn negotiation, origin
 // check, idle timeout, extra mounts, connect_info, socket-id disconnect and
 // server broadcasts, in both serializer modes. The socket-id disconnect and
 // POST /broadcast cases run over long-poll too (one body, both transports);

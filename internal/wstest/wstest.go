@@ -498,7 +498,7 @@ func decodeRef(raw json.RawMessage) (string, error) {
 	return "", fmt.Errorf("wstest: ref is neither null, a string nor a number: %s", raw)
 }
 
-// decodeBinary decodes the server's binary frames (PROTOCOL.md §3.3).
+// decodeBinary decodes the server's binary frames (docs/protocol.md, "V2 binary frames").
 func decodeBinary(b []byte) (Msg, error) {
 	short := fmt.Errorf("wstest: truncated binary frame % x", b)
 	if len(b) == 0 {

@@ -1,4 +1,4 @@
-// phoenix.js's WebSocket → long-poll fallback (PROTOCOL.md §6.6) in headless
+// phoenix.js's WebSocket → long-poll fallback (docs/protocol.md, "Long-poll") in headless
 // Chromium against the test app's /socket mount (PYRE_URL; browser/run.sh
 // starts one). The chat page (examples/chat) has no longPollFallbackMs
 // option and its server mounts no long-poll, so the page here is a tiny

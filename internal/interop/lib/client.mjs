@@ -116,7 +116,7 @@ export class RawClient extends FrameClient {
 
 /**
  * The transports a raw client can use. name is also the "transport" value
- * RoomChannel adds to intercepted new_msg pushes (APP.md).
+ * RoomChannel adds to intercepted new_msg pushes (examples/testapp/README.md).
  *  WEBSOCKET: <mount>/websocket. A server-side disconnect closes with 1001.
  *  LONGPOLL: <mount>/longpoll (only /socket serves it on the test app).
  *    The end of the session shows up as a poll answered 410; the client

@@ -1,4 +1,4 @@
-// Phoenix wire formats (PROTOCOL.md §3), written out by hand so the tests
+// Phoenix wire formats (docs/protocol.md, "Frames"), written out by hand so the tests
 // do not depend on the serializer under test.
 //
 // A decoded frame is always
@@ -18,7 +18,7 @@ export function encodeText(mode, msg) {
   if (mode.v1) {
     const obj = { topic, event, payload, ref };
     // V1 clients never send join_ref; a test may add one with v1_join_ref
-    // (the V1 decoder reads the key when present, PROTOCOL.md §3.1).
+    // (the V1 decoder reads the key when present, docs/protocol.md, "V1 JSON").
     if (msg.v1_join_ref !== undefined) obj.join_ref = msg.v1_join_ref;
     return JSON.stringify(obj);
   }

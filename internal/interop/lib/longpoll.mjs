@@ -1,4 +1,4 @@
-// A raw Phoenix long-poll client (PROTOCOL.md §6) with the interface of the
+// A raw Phoenix long-poll client (docs/protocol.md, "Long-poll") with the interface of the
 // WebSocket RawClient (lib/client.mjs), so one test body runs over both:
 //
 //  - connect: GET <mount>/longpoll?<params>&vsn=… must answer HTTP 200

@@ -1,4 +1,4 @@
-// Helpers for RoomChannel (APP.md) exchanges on a RawClient.
+// Helpers for RoomChannel (examples/testapp/README.md) exchanges on a RawClient.
 
 import assert from "node:assert/strict";
 import { show, tuple } from "./frames.mjs";

@@ -1,4 +1,4 @@
-package transport_test
+package ws_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/pyrehq/pyre/internal/ws"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/transport"
@@ -35,15 +36,15 @@ type inbound struct {
 // through conns.
 type wsServer struct {
 	ts      *httptest.Server
-	conns   chan *transport.WebSocket
+	conns   chan *ws.Conn
 	reasons chan transport.CloseReason // What Run returned.
 	in      chan inbound
 }
 
-func newWSServer(t *testing.T, opts transport.WebSocketOptions, handle transport.Handler) *wsServer {
+func newWSServer(t *testing.T, opts ws.Options, handle ws.Handler) *wsServer {
 	t.Helper()
 	s := &wsServer{
-		conns:   make(chan *transport.WebSocket, 1),
+		conns:   make(chan *ws.Conn, 1),
 		reasons: make(chan transport.CloseReason, 1),
 		in:      make(chan inbound, 1024),
 	}
@@ -56,7 +57,7 @@ func newWSServer(t *testing.T, opts transport.WebSocketOptions, handle transport
 	}
 	done := make(chan struct{})
 	s.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := transport.AcceptWebSocket(w, r, &opts)
+		ws, err := ws.Accept(w, r, &opts)
 		if err != nil {
 			return
 		}
@@ -77,7 +78,7 @@ func newWSServer(t *testing.T, opts transport.WebSocketOptions, handle transport
 	return s
 }
 
-func (s *wsServer) dial(t *testing.T, opts *wstest.Options) (*wstest.Client, *transport.WebSocket) {
+func (s *wsServer) dial(t *testing.T, opts *wstest.Options) (*wstest.Client, *ws.Conn) {
 	t.Helper()
 	c := wstest.Dial(t, s.ts.URL, "2.0.0", opts)
 	select {
@@ -114,7 +115,7 @@ func text(s string) protocol.Frame { return protocol.Frame{Data: []byte(s)} }
 
 func TestSendAndReceive(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{}, nil)
+	s := newWSServer(t, ws.Options{}, nil)
 	c, ws := s.dial(t, nil)
 
 	c.SendText("hello")
@@ -148,7 +149,7 @@ func TestSendAndReceive(t *testing.T) {
 // Close writes the frames already queued, then the close frame.
 func TestCloseAfterQueuedFrames(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{}, nil)
+	s := newWSServer(t, ws.Options{}, nil)
 	c, ws := s.dial(t, nil)
 	const n = 500
 	for i := range n {
@@ -175,7 +176,7 @@ func TestCloseAfterQueuedFrames(t *testing.T) {
 
 func TestHandlerCloseReason(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{}, func(data []byte, _ bool) *transport.CloseReason {
+	s := newWSServer(t, ws.Options{}, func(data []byte, _ bool) *transport.CloseReason {
 		if string(data) == "bad" {
 			r := transport.CloseDecodeError
 			return &r
@@ -197,7 +198,7 @@ func TestHandlerCloseReason(t *testing.T) {
 
 func TestInvalidUTF8(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{}, nil)
+	s := newWSServer(t, ws.Options{}, nil)
 	c, _ := s.dial(t, nil)
 	c.SendBytes([]byte("ok\xff"), false)
 	c.ExpectClose(websocket.StatusInvalidFramePayloadData)
@@ -205,7 +206,7 @@ func TestInvalidUTF8(t *testing.T) {
 		t.Fatalf("Run returned %v, want CloseInvalidUTF8", r)
 	}
 	// Invalid UTF-8 is fine in a binary message.
-	s2 := newWSServer(t, transport.WebSocketOptions{}, nil)
+	s2 := newWSServer(t, ws.Options{}, nil)
 	c2, _ := s2.dial(t, nil)
 	c2.SendBytes([]byte("ok\xff"), true)
 	if got := <-s2.in; got.data != "ok\xff" || !got.binary {
@@ -215,7 +216,7 @@ func TestInvalidUTF8(t *testing.T) {
 
 func TestMaxFrameSize(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{MaxFrameSize: 100}, nil)
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{MaxFrameSize: 100}}, nil)
 	c, _ := s.dial(t, nil)
 	c.SendText(strings.Repeat("a", 100))
 	if got := <-s.in; len(got.data) != 100 {
@@ -233,7 +234,7 @@ func TestMaxFrameSize(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{IdleTimeout: 50 * time.Millisecond}, nil)
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{IdleTimeout: 50 * time.Millisecond}}, nil)
 	c, _ := s.dial(t, nil)
 	c.ExpectClose(websocket.StatusNormalClosure)
 	if r := s.reason(t); r != transport.CloseIdle {
@@ -243,7 +244,7 @@ func TestIdleTimeout(t *testing.T) {
 
 func TestSubprotocolEchoed(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{Subprotocol: "phoenix"}, nil)
+	s := newWSServer(t, ws.Options{Subprotocol: "phoenix"}, nil)
 	c, _ := s.dial(t, &wstest.Options{Subprotocols: []string{"phoenix", "other"}})
 	if got := c.Subprotocol(); got != "phoenix" {
 		t.Fatalf("subprotocol %q, want phoenix", got)
@@ -254,7 +255,7 @@ func TestAcceptFailure(t *testing.T) {
 	t.Parallel()
 	r := httptest.NewRequest("GET", "/", nil) // No upgrade headers.
 	w := httptest.NewRecorder()
-	if ws, err := transport.AcceptWebSocket(w, r, nil); err == nil || ws != nil {
+	if ws, err := ws.Accept(w, r, nil); err == nil || ws != nil {
 		t.Fatalf("AcceptWebSocket of a plain GET = %v, %v", ws, err)
 	}
 	if w.Code < 400 {
@@ -265,7 +266,7 @@ func TestAcceptFailure(t *testing.T) {
 // A frame larger than the whole queue is accepted when the queue is empty.
 func TestLargeFrameOnEmptyQueue(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{QueueBytes: 1024}, nil)
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 1024}}, nil)
 	c, ws := s.dial(t, nil)
 	big := strings.Repeat("b", 10_000)
 	if !ws.Send(text(big)) {
@@ -280,7 +281,7 @@ func TestLargeFrameOnEmptyQueue(t *testing.T) {
 // once (it never blocks) and the connection is cut with CloseSlowConsumer.
 func TestSendQueueOverflow(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{QueueBytes: 16 << 10}, nil)
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 16 << 10}}, nil)
 	_, ws := s.dial(t, &wstest.Options{NoRead: true, ReadBuffer: 4096})
 	frame := text(strings.Repeat("s", 4<<10))
 	const maxSends = 50_000 // 200 MB: far more than any socket buffers.
@@ -308,7 +309,7 @@ func TestSendQueueOverflow(t *testing.T) {
 // Send and Close from many goroutines while the writer runs (-race).
 func TestConcurrentSendClose(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, transport.WebSocketOptions{}, nil)
+	s := newWSServer(t, ws.Options{}, nil)
 	c, ws := s.dial(t, nil)
 	done := make(chan struct{})
 	for g := range 4 {

@@ -1,4 +1,4 @@
-package transport
+package handshake
 
 import (
 	"encoding/base64"

@@ -1,14 +1,15 @@
-package channel
+package chanrt
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 )
@@ -34,11 +35,11 @@ type gatedHandler struct {
 	first   atomic.Bool
 }
 
-func (h *gatedHandler) Join(context.Context, *Socket, string, protocol.Payload) (any, error) {
+func (h *gatedHandler) Join(context.Context, *channel.Socket, string, protocol.Payload) (any, error) {
 	return nil, nil
 }
 
-func (h *gatedHandler) HandleIn(_ context.Context, _ *Socket, in *Push) error {
+func (h *gatedHandler) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 	if h.first.CompareAndSwap(false, true) {
 		<-h.gate
 		if h.crash {
@@ -60,15 +61,19 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func newGated(t *testing.T, crash bool) (*Channel, *gatedHandler, *sync.WaitGroup, chan error) {
+func newGated(t *testing.T, crash bool) (*Channel, *gatedHandler, *workq.Group, chan error) {
 	h := &gatedHandler{gate: make(chan struct{}), crash: crash, handled: make(chan string, 2*MaxInbound)}
-	wg := &sync.WaitGroup{}
+	g := &workq.Group{}
 	exit := make(chan error, 1)
+	ps, err := pubsub.New(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := New(Config{
 		Topic: "t", Ref: protocol.StringRef("1"), Handler: h, Conn: nopConn{},
-		PubSub: pubsub.NewLocal(""), Logger: slog.New(slog.DiscardHandler), WG: wg,
-		OnExit: func(_ *Channel, r error) { exit <- r },
+		PubSub: ps, Logger: slog.New(slog.DiscardHandler), Group: g,
 	})
+	c.onExit = func(r error) { exit <- r }
 	if _, ok := c.Join(protocol.Payload{}); !ok {
 		t.Fatal("join failed")
 	}
@@ -79,10 +84,11 @@ func newGated(t *testing.T, crash bool) (*Channel, *gatedHandler, *sync.WaitGrou
 		default:
 			close(h.gate)
 		}
-		c.Stop(ErrClosed)
-		wg.Wait()
+		c.Stop(channel.ErrClosed)
+		_ = g.Wait(context.Background())
+		_ = ps.Close(context.Background())
 	})
-	return c, h, wg, exit
+	return c, h, g, exit
 }
 
 // flood posts n pushes from a goroutine standing for the connection's
@@ -113,8 +119,6 @@ func TestMaxInboundBackpressure(t *testing.T) {
 	// One push is being handled (its slot released), MaxInbound wait in
 	// the mailbox, and the reader is blocked on the next one.
 	waitUntil(t, "a full mailbox", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		return len(c.inbound) == MaxInbound && posted.Load() == MaxInbound+1
 	})
 	select {
@@ -137,8 +141,6 @@ func TestMaxInboundBackpressure(t *testing.T) {
 		}
 	}
 	waitUntil(t, "an empty semaphore", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		return len(c.inbound) == 0
 	})
 }
@@ -153,7 +155,7 @@ func TestMaxInboundReleasedOnExit(t *testing.T) {
 	}{
 		{"crash", func(_ *Channel, h *gatedHandler) { close(h.gate) }},
 		{"kill", func(c *Channel, h *gatedHandler) { c.Kill(); close(h.gate) }},
-		{"stop", func(c *Channel, h *gatedHandler) { c.Stop(ErrClosed); close(h.gate) }},
+		{"stop", func(c *Channel, h *gatedHandler) { c.Stop(channel.ErrClosed); close(h.gate) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

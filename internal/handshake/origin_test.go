@@ -1,4 +1,4 @@
-package transport_test
+package handshake_test
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/pyrehq/pyre/internal/handshake"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -19,8 +20,8 @@ func originRequest(host, origin string) *http.Request {
 	return r
 }
 
-// The check_origin cases of Phoenix's transport_test.exs (PROTOCOL.md
-// §10.7, items 80–92), plus the default policy.
+// The check_origin cases of Phoenix's transport_test.exs
+// (docs/protocol.md, "Origin check"), plus the default policy.
 func TestOriginChecker(t *testing.T) {
 	t.Parallel()
 	acceptAll := func(*url.URL, *http.Request) bool { return true }
@@ -126,7 +127,7 @@ func TestOriginChecker(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := transport.NewOriginChecker(tt.policy)
+			c, err := handshake.NewOriginChecker(tt.policy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +151,7 @@ func TestOriginChecker(t *testing.T) {
 
 func TestOriginCheckerFirstHeaderOnly(t *testing.T) {
 	t.Parallel()
-	c, err := transport.NewOriginChecker(transport.OriginPolicy{Origins: []string{"//example.com"}})
+	c, err := handshake.NewOriginChecker(transport.OriginPolicy{Origins: []string{"//example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestOriginCheckerFuncSeesRequest(t *testing.T) {
 	t.Parallel()
 	var gotOrigin *url.URL
 	var gotReq *http.Request
-	c, err := transport.NewOriginChecker(transport.OriginPolicy{Func: func(u *url.URL, r *http.Request) bool {
+	c, err := handshake.NewOriginChecker(transport.OriginPolicy{Func: func(u *url.URL, r *http.Request) bool {
 		gotOrigin, gotReq = u, r
 		return false
 	}})
@@ -185,11 +186,11 @@ func TestOriginCheckerFuncSeesRequest(t *testing.T) {
 func TestOriginCheckerConfigErrors(t *testing.T) {
 	t.Parallel()
 	for _, o := range []string{"https://", "example.com", "", "null", "://x"} {
-		if _, err := transport.NewOriginChecker(transport.OriginPolicy{Origins: []string{"//ok.com", o}}); err == nil {
+		if _, err := handshake.NewOriginChecker(transport.OriginPolicy{Origins: []string{"//ok.com", o}}); err == nil {
 			t.Errorf("entry %q accepted, want a configuration error", o)
 		}
 	}
-	var nilChecker *transport.OriginChecker
+	var nilChecker *handshake.OriginChecker
 	if !nilChecker.Allow(originRequest("example.com", "https://evil.com")) {
 		t.Error("a nil checker refused a request")
 	}

@@ -1,13 +1,16 @@
-package channel_test
+package chanrt_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/wstest"
@@ -83,14 +86,14 @@ func TestJoinRefs(t *testing.T) {
 	t.Parallel()
 	// V2: the client's join_ref.
 	hs, _, _ := join(t, newHandler(), "", nil)
-	if hs.ch.JoinRef() != protocol.StringRef("11") || hs.ch.EncodeJoinRef() != protocol.StringRef("11") || hs.ch.Socket().JoinRef() != protocol.StringRef("11") {
-		t.Fatalf("V2 refs: %s %s %s", hs.ch.JoinRef(), hs.ch.EncodeJoinRef(), hs.ch.Socket().JoinRef())
+	if hs.ch.ClientJoinRef() != protocol.StringRef("11") || hs.ch.JoinRef() != protocol.StringRef("11") || hs.ch.Socket().JoinRef() != protocol.StringRef("11") {
+		t.Fatalf("V2 refs: %s %s %s", hs.ch.ClientJoinRef(), hs.ch.JoinRef(), hs.ch.Socket().JoinRef())
 	}
 	// No join_ref (V1): the channel's frames use the join's ref, but its
 	// JoinRef (for phx_close and phx_error) stays null.
 	hs, _, _ = join(t, newHandler(), "", &harnessOpts{noJoinRef: true, ref: protocol.StringRef("5")})
-	if !hs.ch.JoinRef().IsNull() || hs.ch.EncodeJoinRef() != protocol.StringRef("5") {
-		t.Fatalf("null join_ref: JoinRef %q EncodeJoinRef %q", hs.ch.JoinRef(), hs.ch.EncodeJoinRef())
+	if !hs.ch.ClientJoinRef().IsNull() || hs.ch.JoinRef() != protocol.StringRef("5") {
+		t.Fatalf("null join_ref: JoinRef %q EncodeJoinRef %q", hs.ch.ClientJoinRef(), hs.ch.JoinRef())
 	}
 }
 
@@ -99,7 +102,7 @@ func TestSocketAccessors(t *testing.T) {
 	assigns := map[string]any{"user": "ann"}
 	h := newHandler()
 	var got map[string]any
-	h.in = func(_ context.Context, s *channel.Socket, in *channel.Push) error {
+	h.in = func(_ context.Context, s *channel.Socket, in *channel.Message) error {
 		s.Assigns["changed"] = true
 		got = map[string]any{"topic": s.Topic(), "id": s.ID(), "transport": s.Transport(), "user": s.Assigns["user"]}
 		return in.Reply("ok", got)
@@ -193,7 +196,7 @@ func TestPanicsRecovered(t *testing.T) {
 		trigger func(hs *harness)
 	}{
 		{"HandleIn", func(h *testHandler) {
-			h.in = func(context.Context, *channel.Socket, *channel.Push) error { panic("in") }
+			h.in = func(context.Context, *channel.Socket, *channel.Message) error { panic("in") }
 		}, func(hs *harness) { hs.push("boom", "2", `{}`) }},
 		{"HandleInfo", func(h *testHandler) {
 			h.info = func(context.Context, *channel.Socket, any) error { panic("info") }
@@ -240,7 +243,7 @@ func TestPanicsRecovered(t *testing.T) {
 func TestTerminatePanicRecovered(t *testing.T) {
 	t.Parallel()
 	h := newHandler()
-	h.in = func(context.Context, *channel.Socket, *channel.Push) error { return channel.ErrStop }
+	h.in = func(context.Context, *channel.Socket, *channel.Message) error { return channel.ErrStop }
 	h.terminate = func(context.Context, *channel.Socket, error) { panic("terminate") }
 	hs, _, _ := join(t, h, "", nil)
 	hs.conn.expect(t, reply("1", "ok", `{}`))
@@ -293,7 +296,7 @@ func TestTerminateReasons(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHandler()
-			h.in = func(_ context.Context, _ *channel.Socket, in *channel.Push) error {
+			h.in = func(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 				switch in.Event {
 				case "stop":
 					return channel.ErrStop
@@ -345,7 +348,7 @@ func TestReplyRefAfterExit(t *testing.T) {
 	t.Parallel()
 	h := newHandler()
 	refs := make(chan channel.ReplyRef, 1)
-	h.in = func(_ context.Context, _ *channel.Socket, in *channel.Push) error {
+	h.in = func(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 		refs <- in.ReplyRef()
 		return channel.ErrStop
 	}
@@ -392,7 +395,7 @@ func TestReplyWithoutRefDropped(t *testing.T) {
 func TestReplyStatusesAndBinary(t *testing.T) {
 	t.Parallel()
 	h := newHandler()
-	h.in = func(_ context.Context, _ *channel.Socket, in *channel.Push) error {
+	h.in = func(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 		switch in.Event {
 		case "status":
 			return in.Reply("custom", nil)
@@ -439,7 +442,7 @@ func TestPushPayloads(t *testing.T) {
 			t.Parallel()
 			h := newHandler()
 			errs := make(chan error, 1)
-			h.in = func(_ context.Context, s *channel.Socket, _ *channel.Push) error {
+			h.in = func(_ context.Context, s *channel.Socket, _ *channel.Message) error {
 				errs <- s.Push("p", tt.payload)
 				return nil
 			}
@@ -473,7 +476,7 @@ func TestPushPayloads(t *testing.T) {
 func TestPushNonObjectCrashesWhenReturned(t *testing.T) {
 	t.Parallel()
 	h := newHandler()
-	h.in = func(_ context.Context, s *channel.Socket, _ *channel.Push) error {
+	h.in = func(_ context.Context, s *channel.Socket, _ *channel.Message) error {
 		return s.Push("list", []int{1})
 	}
 	hs, _, _ := join(t, h, "", nil)
@@ -488,7 +491,7 @@ func TestPushNonObjectCrashesWhenReturned(t *testing.T) {
 func TestPushBinaryV2(t *testing.T) {
 	t.Parallel()
 	h := newHandler()
-	h.in = func(_ context.Context, s *channel.Socket, _ *channel.Push) error {
+	h.in = func(_ context.Context, s *channel.Socket, _ *channel.Message) error {
 		return s.Push("bin", protocol.Binary([]byte{0, 1}))
 	}
 	hs, _, _ := join(t, h, "", nil)
@@ -551,9 +554,9 @@ func TestFastLaneAndIntercept(t *testing.T) {
 
 func TestBroadcastFrom(t *testing.T) {
 	t.Parallel()
-	ps := pubsub.NewLocal("")
+	ps := newPubSub(t)
 	h := newHandler()
-	h.in = func(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+	h.in = func(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 		switch in.Event {
 		case "from":
 			return s.BroadcastFrom(ctx, "b", map[string]string{"x": "from"})
@@ -571,9 +574,11 @@ func TestBroadcastFrom(t *testing.T) {
 	hs, _, _ := join(t, h, "", &harnessOpts{ps: ps})
 	hs.conn.expect(t, reply("1", "ok", `{}`))
 	got := make(chan string, 4)
-	other := pubsub.SubscriberFunc(func(m *pubsub.Message) { got <- string(m.Payload.Bytes()) })
-	ps.Subscribe("room:1", &other)
-	defer ps.Unsubscribe("room:1", &other)
+	other, err := ps.Subscribe("room:1", pubsub.SubscriberFunc(func(m *pubsub.Message) { got <- string(m.Payload.Bytes()) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Unsubscribe()
 
 	hs.push("from", "", `{}`)
 	hs.push("all", "", `{}`)
@@ -590,7 +595,7 @@ func TestKillDropsQueuedWork(t *testing.T) {
 	t.Parallel()
 	h := newHandler()
 	gate := make(chan struct{})
-	h.in = func(_ context.Context, _ *channel.Socket, in *channel.Push) error {
+	h.in = func(_ context.Context, _ *channel.Socket, in *channel.Message) error {
 		if in.Event == "block" {
 			<-gate
 		}
@@ -623,51 +628,6 @@ func TestKillDropsQueuedWork(t *testing.T) {
 		t.Fatalf("queued work ran after Kill: %q", <-h.calls)
 	}
 	hs.conn.expectNothing(t)
-}
-
-func TestToPayload(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in   any
-		want string
-	}{
-		{nil, `{}`},
-		{protocol.JSON([]byte(`[1]`)), `[1]`},
-		{json.RawMessage(`"s"`), `"s"`},
-		{map[string]int{"a": 1}, `{"a":1}`},
-		{struct {
-			A int `json:"a"`
-		}{2}, `{"a":2}`},
-		{"text", `"text"`},
-	}
-	for _, tt := range tests {
-		p, err := channel.ToPayload(tt.in)
-		if err != nil || string(p.Bytes()) != tt.want {
-			t.Errorf("ToPayload(%#v) = %s, %v; want %s", tt.in, p.Bytes(), err, tt.want)
-		}
-	}
-	b := protocol.Binary([]byte{1})
-	if p, err := channel.ToPayload(b); err != nil || !p.IsBinary() {
-		t.Errorf("ToPayload(binary) = %v, %v", p, err)
-	}
-	if _, err := channel.ToPayload(func() {}); err == nil {
-		t.Error("ToPayload(func) did not fail")
-	}
-}
-
-func TestNewMessage(t *testing.T) {
-	t.Parallel()
-	if m, err := channel.NewMessage("t", "e", map[string]int{"a": 1}); err != nil || m.Topic != "t" || m.Event != "e" || string(m.Payload.Bytes()) != `{"a":1}` {
-		t.Fatalf("NewMessage = %+v, %v", m, err)
-	}
-	if _, err := channel.NewMessage("t", "e", protocol.Binary([]byte{1})); err != nil {
-		t.Fatalf("binary: %v", err)
-	}
-	for _, bad := range []any{[]int{1}, "s", 1, json.RawMessage(`null`)} {
-		if _, err := channel.NewMessage("t", "e", bad); !errors.Is(err, protocol.ErrPayloadNotObject) {
-			t.Errorf("NewMessage(%v): %v, want ErrPayloadNotObject", bad, err)
-		}
-	}
 }
 
 func TestErrors(t *testing.T) {
@@ -720,14 +680,166 @@ func (h *pushInJoin) Join(ctx context.Context, s *channel.Socket, topic string, 
 	return h.testHandler.Join(ctx, s, topic, p)
 }
 
-func TestSubscriber(t *testing.T) {
+// Socket.Subscribe: broadcasts on another topic reach HandleInfo as
+// channel.Broadcast values, in order with the channel's other messages,
+// until Unsubscribe or the channel's end.
+func TestSubscribe(t *testing.T) {
 	t.Parallel()
-	hs, _, _ := join(t, newHandler(), "", nil)
+	h := newHandler()
+	h.in = func(_ context.Context, s *channel.Socket, in *channel.Message) error {
+		switch in.Event {
+		case "sub":
+			if err := s.Subscribe("news"); err != nil {
+				return err
+			}
+		case "unsub":
+			s.Unsubscribe("news")
+		}
+		return in.Reply("ok", nil)
+	}
+	infos := make(chan any, 8)
+	h.info = func(_ context.Context, _ *channel.Socket, msg any) error {
+		infos <- msg
+		return nil
+	}
+	hs, _, _ := join(t, h, "", nil)
 	hs.conn.expect(t, reply("1", "ok", `{}`))
-	m := &pubsub.Message{Topic: "room:1", Event: "e", Payload: protocol.JSON([]byte(`{}`)), From: hs.ch.Socket().Subscriber()}
-	hs.ps.LocalBroadcast(m)
-	m2 := &pubsub.Message{Topic: "room:1", Event: "e2", Payload: protocol.JSON([]byte(`{}`))}
-	hs.ps.LocalBroadcast(m2)
-	// The first broadcast skipped the channel.
-	hs.conn.expect(t, wstest.M(null, null, "room:1", "e2", `{}`))
+	hs.push("sub", "2", `{}`)
+	hs.conn.expect(t, reply("2", "ok", `{}`))
+	if n := hs.ps.Subscribers("news"); n != 1 {
+		t.Fatalf("news has %d subscribers, want 1", n)
+	}
+	if err := hs.ps.LocalBroadcast(&pubsub.Message{Topic: "news", Event: "flash", Payload: protocol.JSON([]byte(`{"a":1}`))}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-infos:
+		b, ok := got.(channel.Broadcast)
+		if !ok || b.Topic != "news" || b.Event != "flash" || string(b.Payload.Bytes()) != `{"a":1}` {
+			t.Fatalf("HandleInfo got %#v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no broadcast in HandleInfo")
+	}
+	hs.conn.expectNothing(t) // Not fast-laned to the client.
+	hs.push("unsub", "3", `{}`)
+	hs.conn.expect(t, reply("3", "ok", `{}`))
+	if n := hs.ps.Subscribers("news"); n != 0 {
+		t.Fatalf("news has %d subscribers after Unsubscribe", n)
+	}
+	hs.push("sub", "4", `{}`)
+	hs.conn.expect(t, reply("4", "ok", `{}`))
+	hs.ch.Stop(channel.ErrClosed)
+	hs.exited(t)
+	if n := hs.ps.Subscribers("news"); n != 0 {
+		t.Fatalf("news has %d subscribers after the channel ended", n)
+	}
+	if err := hs.ch.Socket().Subscribe("late"); !errors.Is(err, channel.ErrNotJoined) {
+		t.Fatalf("Subscribe after the end: %v, want ErrNotJoined", err)
+	}
+}
+
+// A subscription made in Join ends with a refused or crashed join, which
+// has no Terminate; deliveries made during a successful Join wait for the
+// join reply.
+func TestSubscribeInJoin(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"accepted", nil, true},
+		{"refused", channel.Refuse(map[string]string{"reason": "no"}), false},
+		{"crashed", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ps := newPubSub(t)
+			h := &subscribeInJoin{testHandler: newHandler(), ps: ps, err: tt.err, crash: tt.name == "crashed"}
+			infos := make(chan any, 1)
+			h.info = func(_ context.Context, _ *channel.Socket, msg any) error {
+				infos <- msg
+				return nil
+			}
+			hs, _, ok := join(t, h, "", &harnessOpts{ps: ps})
+			if ok != tt.ok {
+				t.Fatalf("join ok = %v, want %v", ok, tt.ok)
+			}
+			want := 0
+			if tt.ok {
+				want = 1
+				hs.conn.expect(t, reply("1", "ok", `{}`))
+				select {
+				case got := <-infos:
+					if b, ok := got.(channel.Broadcast); !ok || b.Event != "during_join" {
+						t.Fatalf("HandleInfo got %#v", got)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the broadcast made during Join never reached HandleInfo")
+				}
+			}
+			if n := ps.Subscribers("news"); n != want {
+				t.Fatalf("news has %d subscribers, want %d", n, want)
+			}
+		})
+	}
+}
+
+type subscribeInJoin struct {
+	*testHandler
+	ps    *pubsub.PubSub
+	err   error
+	crash bool
+}
+
+func (h *subscribeInJoin) Join(ctx context.Context, s *channel.Socket, topic string, p protocol.Payload) (any, error) {
+	if err := s.Subscribe("news"); err != nil {
+		return nil, err
+	}
+	_ = h.ps.LocalBroadcast(&pubsub.Message{Topic: "news", Event: "during_join", Payload: protocol.JSON([]byte(`{}`))})
+	if h.crash {
+		panic("join crash")
+	}
+	return nil, h.err
+}
+
+// joinOnly implements Join and nothing else.
+type joinOnly struct{}
+
+func (joinOnly) Join(context.Context, *channel.Socket, string, protocol.Payload) (any, error) {
+	return nil, nil
+}
+
+// A push to a handler without HandleIn crashes the channel, as a Phoenix
+// channel without a matching handle_in clause does, and the log line says
+// which method is missing.
+func TestPushWithoutHandleIn(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	hs, _, _ := join(t, joinOnly{}, "", &harnessOpts{logger: logger})
+	hs.conn.expect(t, reply("1", "ok", `{}`))
+	hs.push("anything", "2", `{}`)
+	hs.conn.expectClosed(t, true) // phx_error
+	if r := hs.exited(t); channel.IsNormal(r) {
+		t.Fatalf("reason %v, want a crash", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "has no HandleIn method (channel.InHandler)") {
+		t.Fatalf("the crash log does not name the missing method:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }

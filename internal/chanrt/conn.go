@@ -1,4 +1,4 @@
-package channel
+package chanrt
 
 import "github.com/pyrehq/pyre/protocol"
 

@@ -1,4 +1,8 @@
-package transport
+// Package longpoll is the session state behind Phoenix's long-poll
+// transport: a byte-bounded buffer of outbound frames taken by polls,
+// inbound frames handed to a handler in order, an inactivity timeout, and
+// the signed session tokens. Package socket does the HTTP.
+package longpoll
 
 import (
 	"context"
@@ -8,26 +12,28 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/transport"
 )
 
-// Defaults of [LongPollOptions].
+// Defaults of [Options].
 const (
-	DefaultPollWindow = 10 * time.Second
+	DefaultWindow     = 10 * time.Second
+	DefaultQueueBytes = 1 << 20
 )
 
-// Errors of [LongPoll.Dispatch].
+// Errors of [Session.Dispatch].
 var (
 	// ErrSessionClosed: the session has ended.
-	ErrSessionClosed = errors.New("transport: long-poll session closed")
+	ErrSessionClosed = errors.New("longpoll: session closed")
 	// ErrAckTimeout: the session did not handle the frame within the poll
 	// window (Phoenix answers the publish with status 408).
-	ErrAckTimeout = errors.New("transport: long-poll session did not acknowledge in time")
+	ErrAckTimeout = errors.New("longpoll: session did not acknowledge in time")
 )
 
-// LongPollOptions configures one long-poll session. The zero value uses
-// every default.
-type LongPollOptions struct {
+// Options configures one session.
+type Options struct {
 	// Window is how long a poll waits for a frame before it is answered
 	// with 204, and how long a publish waits for the session to handle
 	// each frame. A session with no poll for 1.5 windows ends with
@@ -41,15 +47,18 @@ type LongPollOptions struct {
 
 	// Logger receives the session's log lines. nil means slog.Default().
 	Logger *slog.Logger
+
+	// Group owns the session's goroutines. Required.
+	Group *workq.Group
 }
 
-func (o *LongPollOptions) withDefaults() LongPollOptions {
-	var c LongPollOptions
+func (o *Options) withDefaults() Options {
+	var c Options
 	if o != nil {
 		c = *o
 	}
 	if c.Window <= 0 {
-		c.Window = DefaultPollWindow
+		c.Window = DefaultWindow
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = DefaultQueueBytes
@@ -60,7 +69,7 @@ func (o *LongPollOptions) withDefaults() LongPollOptions {
 	return c
 }
 
-// PollStatus is the outcome of [LongPoll.Poll], with the status code the
+// PollStatus is the outcome of [Session.Poll], with the status code the
 // long-poll protocol reports for it.
 type PollStatus int
 
@@ -71,7 +80,7 @@ const (
 	PollGone     PollStatus = 410 // The session has ended and nothing is left to send.
 )
 
-// LongPoll is one long-poll session: Phoenix's LongPoll.Server. Outbound
+// Session is one long-poll session: Phoenix's LongPoll.Server. Outbound
 // frames wait in a byte-bounded buffer until a poll takes them all;
 // inbound frames, from publish requests, are handed to the Handler one at
 // a time and in order. It holds no goroutine while idle: a poll or a
@@ -80,24 +89,27 @@ const (
 //
 // Every method may be called from any goroutine. Send and Close never
 // block.
-type LongPoll struct {
-	opts    LongPollOptions
+type Session struct {
+	opts    Options
 	h       Handler
-	onClose func(CloseReason)
+	onClose func(transport.CloseReason)
+	in      *workq.Queue[inbound]
 
-	mu          sync.Mutex  // Protects the following.
-	expiry      *time.Timer // The inactivity check.
-	out         [][]byte    // Text frames, oldest first.
-	outBytes    int
-	waiter      *waiter // The poll in flight, if any.
-	polls       int     // Polls in flight.
-	lastPoll    time.Time
-	closed      *CloseReason
-	in          []inbound
-	dispatching bool // A handler goroutine is running.
+	mu       sync.Mutex  // Protects the following.
+	expiry   *time.Timer // The inactivity check.
+	out      [][]byte    // Text frames, oldest first.
+	outBytes int
+	waiter   *waiter // The poll in flight, if any.
+	polls    int     // Polls in flight.
+	lastPoll time.Time
+	closed   *transport.CloseReason
 }
 
-// waiter is the poll in flight. Its fields are protected by LongPoll.mu.
+// Handler is called for every inbound frame, in order. data is handed
+// over. A non-nil reason ends the session with it.
+type Handler func(data []byte, binary bool) *transport.CloseReason
+
+// waiter is the poll in flight. Its fields are protected by Session.mu.
 type waiter struct {
 	wake     chan struct{} // Closed to end the wait.
 	deadline time.Time     // The end of the window.
@@ -113,22 +125,23 @@ type inbound struct {
 	done   chan error // Buffered; gets nil once handled, or why not.
 }
 
-// NewLongPoll starts a session whose inbound frames go to h. onClose is
-// called once, in a goroutine of its own, when the session ends for any
-// reason (Close, inactivity, an overflow, a Handler that returned a reason).
-func NewLongPoll(opts *LongPollOptions, h Handler, onClose func(CloseReason)) *LongPoll {
-	p := &LongPoll{opts: opts.withDefaults(), h: h, onClose: onClose, lastPoll: time.Now()}
+// New starts a session whose inbound frames go to h. onClose is called
+// once, in a goroutine of the Group, when the session ends for any reason
+// (Close, inactivity, an overflow, a Handler that returned a reason).
+func New(opts *Options, h Handler, onClose func(transport.CloseReason)) *Session {
+	p := &Session{opts: opts.withDefaults(), h: h, onClose: onClose, lastPoll: time.Now()}
+	p.in = workq.New(p.opts.Group, p.dispatch, nil)
 	p.mu.Lock()
 	p.expiry = time.AfterFunc(p.inactiveAfter(), p.checkInactive)
 	p.mu.Unlock()
 	return p
 }
 
-func (p *LongPoll) inactiveAfter() time.Duration { return p.opts.Window * 3 / 2 }
+func (p *Session) inactiveAfter() time.Duration { return p.opts.Window * 3 / 2 }
 
 // checkInactive ends the session when no poll was in flight or ended
 // within 1.5 windows, as Phoenix's :shutdown_if_inactive does.
-func (p *LongPoll) checkInactive() {
+func (p *Session) checkInactive() {
 	p.mu.Lock()
 	idle := p.polls == 0 && time.Since(p.lastPoll) > p.inactiveAfter()
 	if !idle && p.closed == nil {
@@ -136,15 +149,15 @@ func (p *LongPoll) checkInactive() {
 	}
 	p.mu.Unlock()
 	if idle {
-		p.Close(CloseInactive)
+		p.Close(transport.CloseInactive)
 	}
 }
 
 // Send buffers f for the next poll, waking the poll in flight. It reports
 // false when the session has ended, or when f would overflow the buffer,
 // which ends the session with CloseSlowConsumer. Long-poll carries text
-// only (PROTOCOL.md §3.4): a binary frame is dropped with a warning.
-func (p *LongPoll) Send(f protocol.Frame) bool {
+// only (docs/protocol.md, "Text or binary"): a binary frame is dropped with a warning.
+func (p *Session) Send(f protocol.Frame) bool {
 	if f.Binary {
 		p.opts.Logger.Warn("dropping binary frame: long-poll carries text frames only", "bytes", len(f.Data))
 		return true
@@ -157,7 +170,7 @@ func (p *LongPoll) Send(f protocol.Frame) bool {
 	if p.outBytes+len(f.Data) > p.opts.QueueBytes && p.outBytes > 0 {
 		p.mu.Unlock()
 		p.opts.Logger.Warn("closing slow long-poll session", "queue_bytes", p.opts.QueueBytes)
-		p.Close(CloseSlowConsumer)
+		p.Close(transport.CloseSlowConsumer)
 		return false
 	}
 	p.out = append(p.out, f.Data)
@@ -168,12 +181,12 @@ func (p *LongPoll) Send(f protocol.Frame) bool {
 }
 
 // wakeLocked ends the wait of the poll in flight. p.mu must be held.
-func (p *LongPoll) wakeLocked() {
+func (p *Session) wakeLocked() {
 	if w := p.waiter; w != nil {
 		close(w.wake)
 		p.waiter = nil
 		if w.fire != nil {
-			go w.fire()
+			p.opts.Group.Go(w.fire)
 		}
 	}
 }
@@ -181,7 +194,7 @@ func (p *LongPoll) wakeLocked() {
 // Close ends the session with reason. A poll in flight is answered with
 // what is still buffered, and later frames are refused. Only the first
 // reason counts.
-func (p *LongPoll) Close(reason CloseReason) {
+func (p *Session) Close(reason transport.CloseReason) {
 	p.mu.Lock()
 	if p.closed != nil {
 		p.mu.Unlock()
@@ -191,15 +204,18 @@ func (p *LongPoll) Close(reason CloseReason) {
 	p.wakeLocked()
 	p.expiry.Stop()
 	p.mu.Unlock()
-	go p.onClose(reason)
+	p.opts.Group.Go(func() { p.onClose(reason) })
 }
+
+// Abort ends the session at once, as Close does, with CloseShutdown.
+func (p *Session) Abort() { p.Close(transport.CloseShutdown) }
 
 // Poll waits up to the window for frames and takes every buffered frame,
 // oldest first. It returns at once when frames are buffered or the session
 // has ended, and early, with PollEmpty, when ctx is done or a newer poll
 // takes over. The hand-off is atomic: frames are taken only by a poll that
 // returns them, so none is lost between polls.
-func (p *LongPoll) Poll(ctx context.Context) ([][]byte, PollStatus) {
+func (p *Session) Poll(ctx context.Context) ([][]byte, PollStatus) {
 	msgs, st, _ := p.PollOrPark(ctx, -1) // Never parks: no Waiter.
 	return msgs, st
 }
@@ -208,7 +224,7 @@ func (p *LongPoll) Poll(ctx context.Context) ([][]byte, PollStatus) {
 // parkAfter (0: at once when nothing is buffered; negative: never): it
 // then returns a non-nil *Waiter, the poll still in flight, which the
 // caller must finish with [Waiter.Wait] or [Waiter.Park].
-func (p *LongPoll) PollOrPark(ctx context.Context, parkAfter time.Duration) ([][]byte, PollStatus, *Waiter) {
+func (p *Session) PollOrPark(ctx context.Context, parkAfter time.Duration) ([][]byte, PollStatus, *Waiter) {
 	p.mu.Lock()
 	p.lastPoll = time.Now()
 	if msgs, st, done := p.takeLocked(); done {
@@ -239,7 +255,7 @@ func (p *LongPoll) PollOrPark(ctx context.Context, parkAfter time.Duration) ([][
 
 // wait blocks until w is woken, ctx is done or until; it reports false
 // when until came first and comes before w's deadline.
-func (p *LongPoll) wait(ctx context.Context, w *waiter, until time.Time) bool {
+func (p *Session) wait(ctx context.Context, w *waiter, until time.Time) bool {
 	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
 	select {
@@ -253,7 +269,7 @@ func (p *LongPoll) wait(ctx context.Context, w *waiter, until time.Time) bool {
 
 // finish ends the poll w: it takes the buffered frames when the poll may
 // still deliver them (alive, not replaced), else returns PollEmpty.
-func (p *LongPoll) finish(w *waiter, alive bool) ([][]byte, PollStatus) {
+func (p *Session) finish(w *waiter, alive bool) ([][]byte, PollStatus) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w.done {
@@ -277,9 +293,9 @@ func (p *LongPoll) finish(w *waiter, alive bool) ([][]byte, PollStatus) {
 	return nil, PollEmpty
 }
 
-// Waiter is a poll still in flight, returned by [LongPoll.PollOrPark].
+// Waiter is a poll still in flight, returned by [Session.PollOrPark].
 type Waiter struct {
-	p *LongPoll
+	p *Session
 	w *waiter
 }
 
@@ -290,7 +306,7 @@ func (wt *Waiter) Wait(ctx context.Context) ([][]byte, PollStatus) {
 }
 
 // Park goes on waiting with no goroutine: deliver is called once, in a
-// goroutine of its own, with the poll's outcome, when a frame arrives,
+// goroutine of the Group, with the poll's outcome, when a frame arrives,
 // the session ends, a newer poll takes over or the window passes. alive
 // is asked just before frames would be taken; when it reports false, the
 // frames stay for the next poll and deliver gets PollEmpty.
@@ -304,18 +320,18 @@ func (wt *Waiter) Park(alive func() bool, deliver func([][]byte, PollStatus)) {
 	select {
 	case <-w.wake: // Woken already.
 		p.mu.Unlock()
-		go fire()
+		p.opts.Group.Go(fire)
 		return
 	default:
 	}
 	w.fire = fire
-	w.timer = time.AfterFunc(time.Until(w.deadline), fire)
+	w.timer = time.AfterFunc(time.Until(w.deadline), func() { p.opts.Group.Go(fire) })
 	p.mu.Unlock()
 }
 
 // takeLocked takes the buffered frames, or reports that the session has
 // ended; done is false when the poll has to wait. p.mu must be held.
-func (p *LongPoll) takeLocked() (msgs [][]byte, st PollStatus, done bool) {
+func (p *Session) takeLocked() (msgs [][]byte, st PollStatus, done bool) {
 	if len(p.out) > 0 {
 		msgs = p.out
 		p.out, p.outBytes = nil, 0
@@ -328,7 +344,7 @@ func (p *LongPoll) takeLocked() (msgs [][]byte, st PollStatus, done bool) {
 }
 
 // Closed reports whether the session has ended.
-func (p *LongPoll) Closed() bool {
+func (p *Session) Closed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closed != nil
@@ -340,20 +356,11 @@ func (p *LongPoll) Closed() bool {
 // this frame (a Handler's close reason, or a text frame that is not
 // UTF-8), and ErrAckTimeout when the Handler has not returned within the
 // window; the frame is still handled later then.
-func (p *LongPoll) Dispatch(data []byte, binary bool) error {
+func (p *Session) Dispatch(data []byte, binary bool) error {
 	in := inbound{data: data, binary: binary, done: make(chan error, 1)}
-	p.mu.Lock()
-	if p.closed != nil {
-		p.mu.Unlock()
+	if p.Closed() || p.in.Push(in) != nil {
 		return ErrSessionClosed
 	}
-	p.in = append(p.in, in)
-	if !p.dispatching {
-		p.dispatching = true
-		go p.dispatchLoop()
-	}
-	p.mu.Unlock()
-
 	t := time.NewTimer(p.opts.Window)
 	defer t.Stop()
 	select {
@@ -364,28 +371,17 @@ func (p *LongPoll) Dispatch(data []byte, binary bool) error {
 	}
 }
 
-// dispatchLoop hands queued inbound frames to the Handler until none is
-// left; frames queued after the session ended are refused.
-func (p *LongPoll) dispatchLoop() {
-	for {
-		p.mu.Lock()
-		if len(p.in) == 0 {
-			p.dispatching = false
-			p.mu.Unlock()
-			return
-		}
-		in := p.in[0]
-		p.in[0] = inbound{}
-		p.in = p.in[1:]
-		closed := p.closed != nil
-		p.mu.Unlock()
-		if closed {
+// dispatch hands queued inbound frames to the Handler, in order; frames
+// queued after the session ended are refused.
+func (p *Session) dispatch(batch []inbound) {
+	for _, in := range batch {
+		if p.Closed() {
 			in.done <- ErrSessionClosed
 			continue
 		}
-		var reason *CloseReason
+		var reason *transport.CloseReason
 		if !in.binary && !utf8.Valid(in.data) {
-			reason = &CloseInvalidUTF8
+			reason = &transport.CloseInvalidUTF8
 		} else {
 			reason = p.h(in.data, in.binary)
 		}

@@ -1,4 +1,4 @@
-package transport_test
+package longpoll_test
 
 import (
 	"context"
@@ -8,24 +8,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyrehq/pyre/internal/longpoll"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/transport"
 )
 
 // newLongPoll returns a session whose handler records what it gets and
 // whose close reason arrives on the returned channel.
-func newLongPoll(t *testing.T, opts *transport.LongPollOptions, h transport.Handler) (*transport.LongPoll, <-chan transport.CloseReason) {
+func newLongPoll(t *testing.T, opts *longpoll.Options, h longpoll.Handler) (*longpoll.Session, <-chan transport.CloseReason) {
 	t.Helper()
 	closed := make(chan transport.CloseReason, 1)
 	if opts == nil {
-		opts = &transport.LongPollOptions{}
+		opts = &longpoll.Options{}
 	}
 	opts.Logger = discard
+	opts.Group = group(t)
 	if h == nil {
 		h = func([]byte, bool) *transport.CloseReason { return nil }
 	}
 	done := make(chan struct{}) // onClose has run.
-	p := transport.NewLongPoll(opts, h, func(r transport.CloseReason) {
+	p := longpoll.New(opts, h, func(r transport.CloseReason) {
 		closed <- r
 		close(done)
 	})
@@ -46,22 +48,22 @@ func TestLongPollBuffersUntilPolled(t *testing.T) {
 		}
 	}
 	msgs, st := p.Poll(context.Background())
-	if st != transport.PollMessages || len(msgs) != 3 || string(msgs[0]) != "0" || string(msgs[2]) != "2" {
+	if st != longpoll.PollMessages || len(msgs) != 3 || string(msgs[0]) != "0" || string(msgs[2]) != "2" {
 		t.Fatalf("Poll: %v %q", st, msgs)
 	}
 }
 
 func TestLongPollWindow(t *testing.T) {
-	p, _ := newLongPoll(t, &transport.LongPollOptions{Window: 30 * time.Millisecond}, nil)
+	p, _ := newLongPoll(t, &longpoll.Options{Window: 30 * time.Millisecond}, nil)
 	start := time.Now()
 	msgs, st := p.Poll(context.Background())
-	if st != transport.PollEmpty || msgs != nil || time.Since(start) < 30*time.Millisecond {
+	if st != longpoll.PollEmpty || msgs != nil || time.Since(start) < 30*time.Millisecond {
 		t.Fatalf("Poll: %v %q after %v", st, msgs, time.Since(start))
 	}
 }
 
 func TestLongPollWokenBySend(t *testing.T) {
-	p, _ := newLongPoll(t, &transport.LongPollOptions{Window: time.Minute}, nil)
+	p, _ := newLongPoll(t, &longpoll.Options{Window: time.Minute}, nil)
 	done := make(chan [][]byte)
 	go func() {
 		msgs, _ := p.Poll(context.Background())
@@ -84,7 +86,7 @@ func TestLongPollWokenBySend(t *testing.T) {
 // frame comes; one that finds frames takes them, with no Waiter; a
 // negative parkAfter never parks.
 func TestLongPollPollOrPark(t *testing.T) {
-	p, _ := newLongPoll(t, &transport.LongPollOptions{Window: time.Minute}, nil)
+	p, _ := newLongPoll(t, &longpoll.Options{Window: time.Minute}, nil)
 	start := time.Now()
 	msgs, _, w := p.PollOrPark(context.Background(), 0)
 	if w == nil || msgs != nil || time.Since(start) > 5*time.Second {
@@ -92,32 +94,32 @@ func TestLongPollPollOrPark(t *testing.T) {
 	}
 	type outcome struct {
 		msgs [][]byte
-		st   transport.PollStatus
+		st   longpoll.PollStatus
 	}
 	got := make(chan outcome, 1)
-	w.Park(func() bool { return true }, func(msgs [][]byte, st transport.PollStatus) { got <- outcome{msgs, st} })
+	w.Park(func() bool { return true }, func(msgs [][]byte, st longpoll.PollStatus) { got <- outcome{msgs, st} })
 	p.Send(lpText("x"))
-	if o := <-got; o.st != transport.PollMessages || len(o.msgs) != 1 || string(o.msgs[0]) != "x" {
+	if o := <-got; o.st != longpoll.PollMessages || len(o.msgs) != 1 || string(o.msgs[0]) != "x" {
 		t.Fatalf("parked poll: %v %q", o.st, o.msgs)
 	}
 
 	p.Send(lpText("y"))
-	if msgs, st, w := p.PollOrPark(context.Background(), 0); w != nil || st != transport.PollMessages || len(msgs) != 1 {
+	if msgs, st, w := p.PollOrPark(context.Background(), 0); w != nil || st != longpoll.PollMessages || len(msgs) != 1 {
 		t.Fatalf("PollOrPark(0) with a frame buffered: waiter %v, %v %q", w, st, msgs)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if msgs, st, w := p.PollOrPark(ctx, -1); w != nil || st != transport.PollEmpty || msgs != nil {
+	if msgs, st, w := p.PollOrPark(ctx, -1); w != nil || st != longpoll.PollEmpty || msgs != nil {
 		t.Fatalf("PollOrPark(-1): waiter %v, %v %q", w, st, msgs)
 	}
 }
 
 func TestLongPollCanceledPollKeepsMessages(t *testing.T) {
-	p, _ := newLongPoll(t, &transport.LongPollOptions{Window: time.Minute}, nil)
+	p, _ := newLongPoll(t, &longpoll.Options{Window: time.Minute}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, st := p.Poll(ctx); st != transport.PollEmpty {
+	if _, st := p.Poll(ctx); st != longpoll.PollEmpty {
 		t.Fatalf("canceled poll: %v", st)
 	}
 	p.Send(lpText("kept"))
@@ -127,7 +129,7 @@ func TestLongPollCanceledPollKeepsMessages(t *testing.T) {
 }
 
 func TestLongPollClose(t *testing.T) {
-	p, closed := newLongPoll(t, &transport.LongPollOptions{Window: time.Minute}, nil)
+	p, closed := newLongPoll(t, &longpoll.Options{Window: time.Minute}, nil)
 	p.Send(lpText("last"))
 	p.Close(transport.CloseDisconnect)
 	if r := <-closed; r != transport.CloseDisconnect {
@@ -136,13 +138,13 @@ func TestLongPollClose(t *testing.T) {
 	if p.Send(lpText("late")) {
 		t.Fatal("Send after Close accepted")
 	}
-	if msgs, st := p.Poll(context.Background()); st != transport.PollMessages || len(msgs) != 1 {
+	if msgs, st := p.Poll(context.Background()); st != longpoll.PollMessages || len(msgs) != 1 {
 		t.Fatalf("first poll after Close: %v %q, want what was buffered", st, msgs)
 	}
-	if _, st := p.Poll(context.Background()); st != transport.PollGone {
+	if _, st := p.Poll(context.Background()); st != longpoll.PollGone {
 		t.Fatalf("second poll after Close: %v, want PollGone", st)
 	}
-	if err := p.Dispatch([]byte("[]"), false); err != transport.ErrSessionClosed {
+	if err := p.Dispatch([]byte("[]"), false); err != longpoll.ErrSessionClosed {
 		t.Fatalf("Dispatch after Close: %v", err)
 	}
 	p.Close(transport.CloseNormal) // A second Close is ignored.
@@ -154,7 +156,7 @@ func TestLongPollClose(t *testing.T) {
 }
 
 func TestLongPollInactive(t *testing.T) {
-	p, closed := newLongPoll(t, &transport.LongPollOptions{Window: 20 * time.Millisecond}, nil)
+	p, closed := newLongPoll(t, &longpoll.Options{Window: 20 * time.Millisecond}, nil)
 	select {
 	case r := <-closed:
 		if r != transport.CloseInactive {
@@ -169,7 +171,7 @@ func TestLongPollInactive(t *testing.T) {
 }
 
 func TestLongPollSlowConsumer(t *testing.T) {
-	p, closed := newLongPoll(t, &transport.LongPollOptions{QueueBytes: 10, Window: time.Minute}, nil)
+	p, closed := newLongPoll(t, &longpoll.Options{QueueBytes: 10, Window: time.Minute}, nil)
 	if !p.Send(lpText("0123456789")) {
 		t.Fatal("a frame within the bound was refused")
 	}
@@ -204,7 +206,7 @@ func TestLongPollDispatchInOrder(t *testing.T) {
 
 func TestLongPollDispatchTimeoutAndClose(t *testing.T) {
 	release := make(chan struct{})
-	p, closed := newLongPoll(t, &transport.LongPollOptions{Window: 20 * time.Millisecond}, func(data []byte, _ bool) *transport.CloseReason {
+	p, closed := newLongPoll(t, &longpoll.Options{Window: 20 * time.Millisecond}, func(data []byte, _ bool) *transport.CloseReason {
 		switch string(data) {
 		case "block":
 			<-release
@@ -215,11 +217,11 @@ func TestLongPollDispatchTimeoutAndClose(t *testing.T) {
 	})
 	// Keep the session alive past its inactivity check while we wait.
 	go p.Poll(context.Background())
-	if err := p.Dispatch([]byte("block"), false); err != transport.ErrAckTimeout {
+	if err := p.Dispatch([]byte("block"), false); err != longpoll.ErrAckTimeout {
 		t.Fatalf("blocked handler: %v, want ErrAckTimeout", err)
 	}
 	close(release)
-	if err := p.Dispatch([]byte("bad"), false); err != transport.ErrSessionClosed {
+	if err := p.Dispatch([]byte("bad"), false); err != longpoll.ErrSessionClosed {
 		t.Fatalf("closing handler: %v, want ErrSessionClosed", err)
 	}
 	if r := <-closed; r != transport.CloseDecodeError {
@@ -229,7 +231,7 @@ func TestLongPollDispatchTimeoutAndClose(t *testing.T) {
 
 func TestLongPollInvalidUTF8(t *testing.T) {
 	p, closed := newLongPoll(t, nil, nil)
-	if err := p.Dispatch([]byte("\xff"), false); err != transport.ErrSessionClosed {
+	if err := p.Dispatch([]byte("\xff"), false); err != longpoll.ErrSessionClosed {
 		t.Fatalf("Dispatch: %v", err)
 	}
 	if r := <-closed; r != transport.CloseInvalidUTF8 {
@@ -248,18 +250,18 @@ func TestLongPollDropsBinary(t *testing.T) {
 
 func TestTokenSigner(t *testing.T) {
 	now := time.Now()
-	s := transport.NewTokenSigner([]byte("secret"), time.Hour)
-	want := transport.SessionToken{Node: "node-a", Session: "abc"}
+	s := longpoll.NewSigner([]byte("secret"), time.Hour)
+	want := longpoll.Token{Node: "node-a", Session: "abc"}
 	tok := s.Sign(want, now)
 	if got, err := s.Verify(tok, now); err != nil || got != want {
 		t.Fatalf("Verify: %+v %v", got, err)
 	}
-	if got, err := transport.NewTokenSigner([]byte("secret"), time.Hour).Verify(tok, now); err != nil || got != want {
+	if got, err := longpoll.NewSigner([]byte("secret"), time.Hour).Verify(tok, now); err != nil || got != want {
 		t.Fatalf("same secret, other signer: %+v %v", got, err)
 	}
 	bad := map[string]string{
-		"other secret":  transport.NewTokenSigner([]byte("other"), time.Hour).Sign(want, now),
-		"random secret": transport.NewTokenSigner(nil, 0).Sign(want, now),
+		"other secret":  longpoll.NewSigner([]byte("other"), time.Hour).Sign(want, now),
+		"random secret": longpoll.NewSigner(nil, 0).Sign(want, now),
 		"tampered":      strings.Replace(tok, tok[2:3], string("ABCD"[(strings.IndexByte("ABCD", tok[2])+1)%4]), 1),
 		"no dot":        strings.ReplaceAll(tok, ".", ""),
 		"empty":         "",
@@ -267,16 +269,16 @@ func TestTokenSigner(t *testing.T) {
 		"future":        s.Sign(want, now.Add(time.Hour)),
 	}
 	for name, b := range bad {
-		if _, err := s.Verify(b, now); err != transport.ErrInvalidToken {
+		if _, err := s.Verify(b, now); err != longpoll.ErrInvalidToken {
 			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
 		}
 	}
 }
 
 func FuzzTokenVerify(f *testing.F) {
-	s := transport.NewTokenSigner([]byte("k"), 0)
+	s := longpoll.NewSigner([]byte("k"), 0)
 	now := time.Now()
-	f.Add(s.Sign(transport.SessionToken{Node: "n", Session: "s"}, now))
+	f.Add(s.Sign(longpoll.Token{Node: "n", Session: "s"}, now))
 	f.Add("x.y")
 	f.Fuzz(func(t *testing.T, tok string) {
 		got, err := s.Verify(tok, now)

@@ -1,11 +1,11 @@
-package transport_test
+package handshake_test
 
 import (
 	"encoding/base64"
 	"net/http"
 	"testing"
 
-	"github.com/pyrehq/pyre/transport"
+	"github.com/pyrehq/pyre/internal/handshake"
 )
 
 func protoHeader(values ...string) http.Header {
@@ -16,7 +16,7 @@ func protoHeader(values ...string) http.Header {
 	return h
 }
 
-// PROTOCOL.md §2.4 and §10.7 items 95–98.
+// docs/protocol.md, "Subprotocols and authToken", "Origin check" items 95–98.
 func TestSelectSubprotocol(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -40,7 +40,7 @@ func TestSelectSubprotocol(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, ok := transport.SelectSubprotocol(protoHeader(tt.header...), tt.allowed)
+			got, ok := handshake.SelectSubprotocol(protoHeader(tt.header...), tt.allowed)
 			if got != tt.want || ok != tt.ok {
 				t.Fatalf("SelectSubprotocol = %q, %v; want %q, %v", got, ok, tt.want, tt.ok)
 			}
@@ -77,7 +77,7 @@ func TestExtractAuthToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := protoHeader(tt.header...)
-			got, ok := transport.ExtractAuthToken(h)
+			got, ok := handshake.ExtractAuthToken(h)
 			if got != tt.token || ok != tt.ok {
 				t.Fatalf("ExtractAuthToken = %q, %v; want %q, %v", got, ok, tt.token, tt.ok)
 			}
@@ -99,10 +99,10 @@ func TestExtractAuthToken(t *testing.T) {
 func TestAuthTokenThenSubprotocol(t *testing.T) {
 	t.Parallel()
 	h := protoHeader("phoenix, " + "base64url.bearer.phx." + base64.RawStdEncoding.EncodeToString([]byte("t")))
-	if tok, ok := transport.ExtractAuthToken(h); !ok || tok != "t" {
+	if tok, ok := handshake.ExtractAuthToken(h); !ok || tok != "t" {
 		t.Fatalf("token %q, %v", tok, ok)
 	}
-	got, ok := transport.SelectSubprotocol(h, []string{transport.PhoenixSubprotocol, "sip"})
+	got, ok := handshake.SelectSubprotocol(h, []string{handshake.PhoenixSubprotocol, "sip"})
 	if !ok || got != "phoenix" {
 		t.Fatalf("SelectSubprotocol = %q, %v; want phoenix", got, ok)
 	}

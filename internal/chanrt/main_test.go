@@ -1,10 +1,9 @@
-package channel_test
+package chanrt_test
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/chanrt"
+	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -38,7 +39,7 @@ type fakeConn struct {
 	gone   atomic.Bool // Send reports false: the connection is closing.
 }
 
-var _ channel.Conn = (*fakeConn)(nil)
+var _ chanrt.Conn = (*fakeConn)(nil)
 
 func newFakeConn(ser protocol.Serializer) *fakeConn {
 	return &fakeConn{ser: ser, events: make(chan event, 4096)}
@@ -60,7 +61,7 @@ func (f *fakeConn) Send(fr protocol.Frame) bool {
 	}
 }
 
-func (f *fakeConn) ChannelClosed(_ *channel.Channel, crashed bool) {
+func (f *fakeConn) ChannelClosed(_ *chanrt.Channel, crashed bool) {
 	f.events <- event{closed: true, crashed: crashed}
 }
 
@@ -115,10 +116,10 @@ func (f *fakeConn) expectNothing(t testing.TB) {
 
 // harness is one channel on a fakeConn and a pubsub.Local.
 type harness struct {
-	ch   *channel.Channel
+	ch   *chanrt.Channel
 	conn *fakeConn
-	ps   *pubsub.Local
-	wg   *sync.WaitGroup
+	ps   *pubsub.PubSub
+	wg   *workq.Group
 	exit chan error // The OnExit reason.
 }
 
@@ -128,7 +129,8 @@ type harnessOpts struct {
 	joinRef   protocol.Ref
 	ref       protocol.Ref
 	assigns   map[string]any
-	ps        *pubsub.Local
+	ps        *pubsub.PubSub
+	logger    *slog.Logger
 }
 
 // join makes a channel for h, joins it with payload and, when the join
@@ -139,7 +141,7 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 	if o == nil {
 		o = &harnessOpts{}
 	}
-	if o.ser == nil {
+	if o.ser == 0 {
 		o.ser = protocol.V2
 	}
 	if o.ref == "" {
@@ -149,10 +151,13 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 		o.joinRef = protocol.StringRef("11")
 	}
 	if o.ps == nil {
-		o.ps = pubsub.NewLocal("")
+		o.ps = newPubSub(t)
 	}
-	hs := &harness{conn: newFakeConn(o.ser), ps: o.ps, wg: &sync.WaitGroup{}, exit: make(chan error, 1)}
-	hs.ch = channel.New(channel.Config{
+	if o.logger == nil {
+		o.logger = discard
+	}
+	hs := &harness{conn: newFakeConn(o.ser), ps: o.ps, wg: &workq.Group{}, exit: make(chan error, 1)}
+	hs.ch = chanrt.New(chanrt.Config{
 		Topic:   "room:1",
 		JoinRef: o.joinRef,
 		Ref:     o.ref,
@@ -160,17 +165,15 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 		Conn:    hs.conn,
 		PubSub:  o.ps,
 		Assigns: o.assigns,
-		Logger:  discard,
-		WG:      hs.wg,
-		OnExit:  func(_ *channel.Channel, reason error) { hs.exit <- reason },
+		Logger:  o.logger,
+		Group:   hs.wg,
 	})
+	chanrt.SetOnExit(hs.ch, func(reason error) { hs.exit <- reason })
 	t.Cleanup(func() {
 		hs.ch.Stop(channel.ErrClosed)
-		done := make(chan struct{})
-		go func() { hs.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.wg.Wait(ctx); err != nil {
 			t.Error("channel goroutines still running 5 s after the test")
 		}
 	})
@@ -212,6 +215,16 @@ func (h *harness) push(event, ref, payload string) {
 	h.ch.HandleIn(m)
 }
 
+// newPubSub returns a single-node PubSub, closed when the test ends.
+func newPubSub(t testing.TB) *pubsub.PubSub {
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close(context.Background()) })
+	return ps
+}
+
 // testHandler is a configurable channel handler. Every callback reports
 // what it was called with on calls, in order.
 type testHandler struct {
@@ -220,7 +233,7 @@ type testHandler struct {
 	joinErr   error
 	joinPanic bool
 	intercept []string
-	in        func(ctx context.Context, s *channel.Socket, in *channel.Push) error
+	in        func(ctx context.Context, s *channel.Socket, in *channel.Message) error
 	info      func(ctx context.Context, s *channel.Socket, msg any) error
 	out       func(ctx context.Context, s *channel.Socket, event string, p protocol.Payload) error
 	terminate func(ctx context.Context, s *channel.Socket, reason error)
@@ -248,7 +261,7 @@ func (h *testHandler) Join(_ context.Context, s *channel.Socket, topic string, _
 	return h.joinReply, h.joinErr
 }
 
-func (h *testHandler) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Push) error {
+func (h *testHandler) HandleIn(ctx context.Context, s *channel.Socket, in *channel.Message) error {
 	defer h.enter()()
 	h.calls <- "in " + in.Event
 	if h.in != nil {
