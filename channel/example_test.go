@@ -61,7 +61,7 @@ func (r *ChatRoom) HandleIn(ctx context.Context, s *channel.Socket, in *channel.
 // A client joins a ChatRoom, is refused without a name, and gets the
 // broadcast of its own message before the reply to its push.
 func ExampleHandler() {
-	c, stop := exServe(func() channel.Handler { return &ChatRoom{} })
+	c, _, stop := exServe(func() channel.Handler { return &ChatRoom{} })
 	defer stop()
 
 	c.send(`["1","1","room:lobby","phx_join",{}]`)
@@ -97,7 +97,7 @@ func (SlowRoom) HandleIn(_ context.Context, _ *channel.Socket, in *channel.Messa
 // A handler that returns without replying can reply later, from any
 // goroutine, with a ReplyRef (Phoenix's socket_ref).
 func ExampleMessage_ReplyRef() {
-	c, stop := exServe(func() channel.Handler { return SlowRoom{} })
+	c, _, stop := exServe(func() channel.Handler { return SlowRoom{} })
 	defer stop()
 
 	c.send(`["1","1","room:lobby","phx_join",{}]`)
@@ -130,7 +130,7 @@ func (GreetingRoom) HandleInfo(_ context.Context, s *channel.Socket, msg any) er
 // Pushes belong after the join reply. Join sends itself a message with
 // Socket.Send, and HandleInfo pushes: Phoenix's send(self(), :after_join).
 func ExampleSocket_Send() {
-	c, stop := exServe(func() channel.Handler { return GreetingRoom{} })
+	c, _, stop := exServe(func() channel.Handler { return GreetingRoom{} })
 	defer stop()
 
 	c.send(`["1","1","room:lobby","phx_join",{}]`)
@@ -139,6 +139,40 @@ func ExampleSocket_Send() {
 	// Output:
 	// ["1","1","room:lobby","phx_reply",{"status":"ok","response":{}}]
 	// ["1",null,"room:lobby","greeting",{"text":"welcome to room:lobby"}]
+}
+
+// NewsRoom subscribes each joined client to the "news" topic, whose
+// broadcasts it turns into pushes of its own.
+type NewsRoom struct{}
+
+func (NewsRoom) Join(_ context.Context, s *channel.Socket, _ string, _ protocol.Payload) (any, error) {
+	return nil, s.Subscribe("news") // ends with the channel
+}
+
+func (NewsRoom) HandleInfo(_ context.Context, s *channel.Socket, msg any) error {
+	if b, ok := msg.(channel.Broadcast); ok && b.Event == "headline" {
+		return s.Push("news", b.Payload)
+	}
+	return nil
+}
+
+// A channel may subscribe to other topics, as Phoenix channels call
+// Endpoint.subscribe: their broadcasts reach HandleInfo as Broadcast
+// values, in order with the channel's other messages, and go to the
+// client only if the channel pushes them.
+func ExampleSocket_Subscribe() {
+	c, srv, stop := exServe(func() channel.Handler { return NewsRoom{} })
+	defer stop()
+
+	c.send(`["1","1","room:lobby","phx_join",{}]`)
+	c.print()
+	if err := srv.Broadcast(context.Background(), "news", "headline", map[string]string{"title": "Pyre 1.0"}); err != nil {
+		log.Fatal(err)
+	}
+	c.print()
+	// Output:
+	// ["1","1","room:lobby","phx_reply",{"status":"ok","response":{}}]
+	// ["1",null,"room:lobby","news",{"title":"Pyre 1.0"}]
 }
 
 // StampRoom intercepts "new_msg" to add a field per subscriber.
@@ -167,7 +201,7 @@ func (StampRoom) HandleOut(_ context.Context, s *channel.Socket, event string, p
 // channel, with the channel's join_ref; any other event takes the fast
 // lane, [null, null, topic, event, payload], encoded once.
 func ExampleOutHandler() {
-	c, stop := exServe(func() channel.Handler { return StampRoom{} })
+	c, _, stop := exServe(func() channel.Handler { return StampRoom{} })
 	defer stop()
 
 	c.send(`["1","1","room:lobby","phx_join",{}]`)
@@ -211,7 +245,7 @@ func (r ByeRoom) Terminate(_ context.Context, _ *channel.Socket, reason error) {
 // gets phx_error. The connection and its other channels stay up.
 func Example_stop() {
 	reasons := make(chan error, 2)
-	c, stop := exServe(func() channel.Handler { return ByeRoom{reasons: reasons} })
+	c, _, stop := exServe(func() channel.Handler { return ByeRoom{reasons: reasons} })
 	defer stop()
 
 	c.send(`["1","1","room:a","phx_join",{}]`)
@@ -254,7 +288,7 @@ type exClient struct{ ws *websocket.Conn }
 // exServe serves newHandler on "room:*" (logging nothing: the examples
 // crash channels on purpose) and connects a client. stop closes the
 // client and shuts the server down.
-func exServe(newHandler func() channel.Handler) (*exClient, func()) {
+func exServe(newHandler func() channel.Handler) (*exClient, *socket.Server, func()) {
 	srv, err := socket.New(&socket.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
@@ -268,7 +302,7 @@ func exServe(newHandler func() channel.Handler) (*exClient, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return &exClient{ws}, func() {
+	return &exClient{ws}, srv, func() {
 		ws.Close(websocket.StatusNormalClosure, "")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -46,14 +46,13 @@
 // # Long-poll
 //
 // With [Options.LongPoll] set, <mount>/longpoll serves Phoenix's long-poll
-// transport (docs/protocol.md, "Long-poll"; docs/longpoll.md in the repository): a GET
-// without a valid session token runs the origin check, vsn and Connect as
-// above and opens a session (JSON status 410 with a signed token; 403 when
-// refused); a GET with the token polls; a POST publishes. A session is a
-// connection like a WebSocket's, whose transport is a
-// [transport.LongPoll]: the same channels, ids, broadcasts and close
-// reasons apply, plus [transport.CloseInactive] when no poll has come for
-// 1.5 windows. A request that reaches a Server other than the session's
+// transport (docs/longpoll.md and docs/protocol.md in the repository): a
+// GET without a valid session token runs the origin check, vsn and
+// Connect as above and opens a session (JSON status 410 with a signed
+// token; 403 when refused); a GET with the token polls; a POST publishes.
+// A session is a connection like a WebSocket's: the same channels, ids,
+// broadcasts and close reasons apply, plus [transport.CloseInactive] when
+// no poll has come for 1.5 windows. A request that reaches a Server other than the session's
 // (another node behind a load balancer) is carried to it through the
 // [pubsub.PubSub]; without a PubSub spanning the nodes, a load balancer
 // needs sticky sessions.
@@ -73,7 +72,9 @@
 // (see package channel). Frames for the client are queued on the
 // connection and written by a single writer goroutine; nothing that
 // queues a frame waits for the network. A client that does not read fast
-// enough for the queue ([Options.QueueBytes]) is disconnected.
+// enough for its queue (transport.WebSocketOptions.QueueBytes) is cut, and
+// so is one that takes no data at all for the stall timeout
+// (transport.WebSocketOptions.StallTimeout).
 //
 // No Server lock is held while application code runs. docs/lock-order.md
 // in the repository records which locks nest.
@@ -84,10 +85,12 @@
 // reasons of package transport: [transport.CloseDisconnect] (1001, from
 // [Server.Disconnect]), [transport.CloseShutdown] (1012, from
 // [Server.Shutdown]), [transport.CloseIdle] (1000, nothing received for
-// [Options.IdleTimeout]), [transport.CloseDecodeError] (1011, a frame that
-// is not a Phoenix message), [transport.CloseInvalidUTF8] (1007) and
-// [transport.CloseSlowConsumer]. Then each of its channels stops, after the
+// transport.WebSocketOptions.IdleTimeout), [transport.CloseDecodeError]
+// (1011, a frame that is not a Phoenix message),
+// [transport.CloseInvalidUTF8] (1007), [transport.CloseSlowConsumer] and
+// [transport.CloseStalled]. Then each of its channels stops, after the
 // messages already in its mailbox, and its Terminate runs with
 // [channel.ErrDisconnected], [channel.ErrShutdown] or [channel.ErrClosed].
-// [Server.Shutdown] waits for all of this.
+// [Server.Shutdown] waits for all of this, and for every goroutine the
+// Server started.
 package socket

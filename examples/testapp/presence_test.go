@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
@@ -19,9 +22,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// presenceServer serves UserSocket with the presence:* route only, on its
-// own tracker, and stops both when the test ends.
+// presenceServer serves UserSocket with the presence:* and room:* routes,
+// on its own tracker, and stops both when the test ends.
 func presenceServer(t *testing.T) string {
+	t.Helper()
+	base, _ := presenceServerWith(t, nil)
+	return base
+}
+
+func presenceServerWith(t *testing.T, ws *transport.WebSocketOptions) (string, *socket.Server) {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: logger})
@@ -31,12 +40,13 @@ func presenceServer(t *testing.T) string {
 	tr := newPresence(ps, logger)
 	srv, err := socket.New(&socket.Options{
 		PubSub: ps, Logger: logger, Connect: userConnect(false), ID: userID,
-		CheckOrigin: transport.OriginPolicy{Disabled: true},
+		CheckOrigin: transport.OriginPolicy{Disabled: true}, WebSocket: ws,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Channel("presence:*", presenceChannel(tr))
+	srv.Channel("room:*", func() channel.Handler { return &RoomChannel{} })
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		_ = srv.Shutdown(context.Background())
@@ -44,7 +54,7 @@ func presenceServer(t *testing.T) string {
 		_ = tr.Shutdown(context.Background())
 		_ = ps.Close(context.Background())
 	})
-	return hs.URL + "/socket"
+	return hs.URL + "/socket", srv
 }
 
 type presenceMeta struct {
@@ -181,5 +191,46 @@ func TestPresenceKey(t *testing.T) {
 				t.Fatalf("presenceKey(%v) = %q, want %q", tc.candidates, got, tc.want)
 			}
 		})
+	}
+}
+
+// A client that stops reading, its writer blocked on full kernel buffers
+// with less than QueueBytes queued, is cut within the stall timeout, and
+// the others see its presence leave (what the stalled-writer probe
+// measures: 3.5 MB of broadcasts, then a small one).
+func TestStalledClientLeaves(t *testing.T) {
+	base, srv := presenceServerWith(t, &transport.WebSocketOptions{StallTimeout: 500 * time.Millisecond})
+	const topic = "presence:stall"
+	watcher := wstest.Dial(t, wstest.URL(base, "", "2.0.0"), "2.0.0", nil)
+	jr, ref := watcher.Join(topic, `{"name":"watcher"}`)
+	watcher.Expect(wstest.Reply(jr, ref, topic, "ok", `{}`))
+	read(t, watcher, topic, "presence_state", &presences{})
+	read(t, watcher, topic, "presence_diff", &diff{})
+
+	stalled := wstest.Dial(t, wstest.URL(base, "", "2.0.0"), "2.0.0", &wstest.Options{NoRead: true, ReadBuffer: 4096})
+	stalled.Join(topic, `{"name":"stalled"}`)
+	stalled.Join("room:stall", "")
+	var d diff
+	read(t, watcher, topic, "presence_diff", &d)
+	if len(d.Joins["stalled"].Metas) != 1 {
+		t.Fatalf("watcher saw %+v, want the stalled client's join", d)
+	}
+	big := map[string]string{"d": strings.Repeat("x", 700_000)}
+	for range 5 {
+		if err := srv.Broadcast(context.Background(), "room:stall", "big", big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Broadcast(context.Background(), "room:stall", "small", map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	d = diff{}
+	read(t, watcher, topic, "presence_diff", &d)
+	if len(d.Leaves["stalled"].Metas) != 1 {
+		t.Fatalf("watcher saw %+v, want the stalled client's leave", d)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the leave came %v after the broadcasts", took)
 	}
 }

@@ -31,6 +31,20 @@ async function expectCrashClose(t, mode, data, { binary = false } = {}) {
 
 for (const mode of MODES) {
   describe(`malformed input [${mode.name} vsn=${mode.vsn}]`, () => {
+    // Phoenix does not check the topic's type: a topic that is not a
+    // string matches no channel and the reply echoes it as it was sent.
+    test("a topic that is not a string gets 'unmatched topic' with the topic as sent; the socket goes on", T, async (t) => {
+      const open = clientPool(t);
+      const c = await open(mode);
+      const raw = mode.v1
+        ? JSON.stringify({ topic: 123, event: "phx_join", payload: {}, ref: "7" })
+        : JSON.stringify(["5", "7", 123, "phx_join", {}]);
+      c.sendRaw(raw);
+      eqFrame(await c.expectNext(), [null, "7", 123, "phx_reply", { status: "error", response: { reason: "unmatched topic" } }], "unmatched topic reply");
+      const hb = c.heartbeat();
+      eqFrame(await c.expectNext(), [null, hb, "phoenix", "phx_reply", OK()], "heartbeat after");
+    });
+
     test("a text frame that is not JSON closes the socket with 1011", T, async (t) => {
       await expectCrashClose(t, mode, "this is {not json");
     });
