@@ -400,13 +400,17 @@ func (c *Channel) Push(event string, payload any) error {
 	if err != nil {
 		return err
 	}
-	conn := c.cfg.Conn
 	m := protocol.Message{JoinRef: c.joinRef, Topic: c.cfg.Topic, Event: event, Payload: p}
-	data, bin, err := conn.Serializer().AppendMessage(nil, &m)
+	return c.write(c.cfg.Conn.Serializer().AppendMessage(nil, &m))
+}
+
+// write queues an encoded frame on the connection: what an Append method
+// of the serializer returned.
+func (c *Channel) write(data []byte, binary bool, err error) error {
 	if err != nil {
 		return err
 	}
-	if !conn.Send(protocol.Frame{Data: data, Binary: bin}) {
+	if !c.cfg.Conn.Send(protocol.Frame{Data: data, Binary: binary}) {
 		return channel.ErrNotJoined
 	}
 	return nil
@@ -433,16 +437,8 @@ func (c *Channel) Reply(ref protocol.Ref, status string, response any) error {
 	if err != nil {
 		return err
 	}
-	conn := c.cfg.Conn
 	rep := protocol.Reply{JoinRef: c.joinRef, Ref: ref, Topic: c.cfg.Topic, Status: status, Response: p}
-	data, bin, err := conn.Serializer().AppendReply(nil, &rep)
-	if err != nil {
-		return err
-	}
-	if !conn.Send(protocol.Frame{Data: data, Binary: bin}) {
-		return channel.ErrNotJoined
-	}
-	return nil
+	return c.write(c.cfg.Conn.Serializer().AppendReply(nil, &rep))
 }
 
 // Subscribe implements chanlink.Channel: broadcasts on topic reach

@@ -141,27 +141,27 @@ func (c *Conn) Send(f protocol.Frame) bool {
 // Close asks for the connection to be closed with reason once the frames
 // already queued are written. Only the first reason counts.
 func (c *Conn) Close(reason transport.CloseReason) {
-	c.mu.Lock()
-	first := c.closing == nil
-	if first {
-		c.closing = &reason
-	}
-	c.mu.Unlock()
-	if first {
+	if c.setClosing(reason) {
 		c.out.Close() // Drained writes the close frame after the last frame.
 	}
+}
+
+// setClosing records why the connection closes and reports whether it is
+// the first reason, the one that counts.
+func (c *Conn) setClosing(reason transport.CloseReason) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing != nil {
+		return false
+	}
+	c.closing = &reason
+	return true
 }
 
 // cut ends the connection at once, dropping what is queued, without a
 // close frame: for a client that does not read, which would read none.
 func (c *Conn) cut(reason transport.CloseReason) {
-	c.mu.Lock()
-	first := c.closing == nil
-	if first {
-		c.closing = &reason
-	}
-	c.mu.Unlock()
-	if !first {
+	if !c.setClosing(reason) {
 		return
 	}
 	c.dead.Store(true)
@@ -174,11 +174,7 @@ func (c *Conn) cut(reason transport.CloseReason) {
 // Abort ends the connection at once, dropping what is queued, without a
 // close frame.
 func (c *Conn) Abort() {
-	c.mu.Lock()
-	if c.closing == nil {
-		c.closing = &transport.CloseShutdown
-	}
-	c.mu.Unlock()
+	c.setClosing(transport.CloseShutdown)
 	c.dead.Store(true)
 	c.out.Close()
 	c.out.Clear()
@@ -234,13 +230,11 @@ func (c *Conn) Run(h Handler) transport.CloseReason {
 	if c.nc.stalled.Load() {
 		reason = transport.CloseStalled
 	}
-	c.mu.Lock()
-	if c.closing == nil {
-		c.closing = &reason
-	} else {
+	if !c.setClosing(reason) {
+		c.mu.Lock()
 		reason = *c.closing
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	if reason == transport.CloseStalled {
 		c.opts.Logger.Warn("cut stalled websocket: the client took no data", "stall_timeout", c.opts.StallTimeout)
 	}
