@@ -7,7 +7,6 @@ import (
 
 	"github.com/pyrehq/pyre/internal/handshake"
 	"github.com/pyrehq/pyre/internal/ws"
-	"github.com/pyrehq/pyre/transport"
 )
 
 // serveWebSocket follows Phoenix's order (docs/protocol.md, "Connecting"):
@@ -93,6 +92,3 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 var _ sender = (*ws.Conn)(nil)
-
-// closeReasonOf keeps the transport import for the docs' links.
-var _ = transport.CloseShutdown
