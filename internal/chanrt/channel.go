@@ -186,12 +186,14 @@ func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, ok 
 func (c *Channel) Activate(sendReply func()) {
 	c.gate.Lock()
 	sub, err := c.cfg.PubSub.Subscribe(c.cfg.Topic, c)
-	c.subMu.Lock()
-	c.sub = sub
-	c.subMu.Unlock()
 	sendReply()
 	c.open.Store(true)
 	c.gate.Unlock()
+	// subMu is not taken under the gate: Subscribe holds it while it waits
+	// for a shard lock, which a Deliver waiting for the gate may hold.
+	c.subMu.Lock()
+	c.sub = sub
+	c.subMu.Unlock()
 	if err != nil {
 		// The PubSub is closed: the server is going away. The client gets
 		// phx_error and rejoins, normally on another node.

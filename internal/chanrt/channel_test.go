@@ -843,3 +843,63 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
+
+// subscribeFromJoin starts subscribing to many topics from a goroutine
+// of its Join, while the join completes.
+type subscribeFromJoin struct {
+	*testHandler
+	done chan struct{}
+}
+
+func (h *subscribeFromJoin) Join(ctx context.Context, s *channel.Socket, topic string, p protocol.Payload) (any, error) {
+	go func() {
+		defer close(h.done)
+		// The channel's own topic, whose shard the flooding broadcasts
+		// hold, and others.
+		for i := range 128 {
+			_ = s.Subscribe(topic)
+			s.Unsubscribe(topic)
+			_ = s.Subscribe("other:" + strconv.Itoa(i))
+		}
+	}()
+	return nil, nil
+}
+
+// Socket.Subscribe from another goroutine while the join completes and
+// broadcasts flood the channel's topic: no lock cycle between the join
+// gate, the subscription lock and the PubSub's shard locks.
+func TestSubscribeDuringActivate(t *testing.T) {
+	t.Parallel()
+	for range 200 {
+		ps := newPubSub(t)
+		stop := make(chan struct{})
+		flooded := make(chan struct{})
+		go func() {
+			defer close(flooded)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = ps.LocalBroadcast(&pubsub.Message{Topic: "room:1", Event: "e", Payload: protocol.JSON([]byte(`{}`))})
+			}
+		}()
+		h := &subscribeFromJoin{testHandler: newHandler(), done: make(chan struct{})}
+		joined := make(chan struct{})
+		go func() {
+			defer close(joined)
+			join(t, h, "", &harnessOpts{ps: ps, lossy: true})
+		}()
+		for _, ch := range []chan struct{}{joined, h.done} {
+			select {
+			case <-ch:
+			case <-time.After(5 * time.Second):
+				close(stop)
+				t.Fatal("join or Subscribe stuck: a lock cycle")
+			}
+		}
+		close(stop)
+		<-flooded
+	}
+}

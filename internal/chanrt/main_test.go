@@ -37,6 +37,7 @@ type fakeConn struct {
 	ser    protocol.Serializer
 	events chan event
 	gone   atomic.Bool // Send reports false: the connection is closing.
+	lossy  atomic.Bool // Send drops frames when the buffer is full.
 }
 
 var _ chanrt.Conn = (*fakeConn)(nil)
@@ -57,6 +58,9 @@ func (f *fakeConn) Send(fr protocol.Frame) bool {
 	case f.events <- event{frame: fr}:
 		return true
 	default:
+		if f.lossy.Load() {
+			return true
+		}
 		panic("fakeConn: event buffer full")
 	}
 }
@@ -131,6 +135,7 @@ type harnessOpts struct {
 	assigns   map[string]any
 	ps        *pubsub.PubSub
 	logger    *slog.Logger
+	lossy     bool // The fake connection drops what it cannot hold.
 }
 
 // join makes a channel for h, joins it with payload and, when the join
@@ -157,6 +162,7 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 		o.logger = discard
 	}
 	hs := &harness{conn: newFakeConn(o.ser), ps: o.ps, wg: &workq.Group{}, exit: make(chan error, 1)}
+	hs.conn.lossy.Store(o.lossy)
 	hs.ch = chanrt.New(chanrt.Config{
 		Topic:   "room:1",
 		JoinRef: o.joinRef,
