@@ -169,7 +169,7 @@ func (c *conn) sendControl(ch *chanrt.Channel, event, payload string) {
 	m := protocol.Message{JoinRef: jr, Ref: jr, Topic: ch.Topic(), Event: event, Payload: protocol.JSON([]byte(payload))}
 	data, bin, err := c.ser.AppendMessage(nil, &m)
 	if err != nil {
-		c.log.Error("cannot encode message", "topic", m.Topic, "event", m.Event, "err", err)
+		c.logError("cannot encode message", m.Topic, err)
 		return
 	}
 	c.t.Send(protocol.Frame{Data: data, Binary: bin})
@@ -180,7 +180,7 @@ func (c *conn) reply(joinRef protocol.Ref, m *protocol.Message, status string, r
 	r := protocol.Reply{JoinRef: joinRef, Ref: m.Ref, Topic: m.Topic, TopicJSON: m.TopicJSON, Status: status, Response: response}
 	data, bin, err := c.ser.AppendReply(nil, &r)
 	if err != nil {
-		c.log.Error("cannot encode reply", "topic", m.Topic, "err", err)
+		c.logError("cannot encode reply", m.Topic, err)
 		return
 	}
 	c.t.Send(protocol.Frame{Data: data, Binary: bin})
@@ -198,7 +198,7 @@ var (
 func (c *conn) handleFrame(data []byte, binary bool) *transport.CloseReason {
 	m, err := c.ser.Decode(data, binary)
 	if err != nil {
-		c.log.Warn("closing socket: cannot decode frame", "transport", c.transport, "err", err)
+		c.logDecodeError(err)
 		return &decodeErrorReason
 	}
 	c.dispatch(&m)
@@ -231,7 +231,7 @@ func (c *conn) dispatch(m *protocol.Message) {
 	}
 	switch m.Event {
 	case protocol.EventJoin:
-		c.log.Debug("duplicate channel join; closing the existing channel", "topic", m.Topic)
+		c.logTopic(slog.LevelDebug, "duplicate channel join; closing the existing channel", m.Topic)
 		c.mu.Lock()
 		if c.channels[m.Topic] == ch {
 			delete(c.channels, m.Topic)
@@ -259,7 +259,7 @@ func (c *conn) join(m *protocol.Message) {
 		newHandler = c.srv.match(m.Topic)
 	}
 	if newHandler == nil {
-		c.log.Warn("ignoring join: unmatched topic; add a route with Server.Channel", "topic", m.Topic)
+		c.logTopic(slog.LevelWarn, "ignoring join: unmatched topic; add a route with Server.Channel", m.Topic)
 		c.reply(protocol.Null, m, "error", unmatchedTopic)
 		return
 	}
@@ -267,7 +267,7 @@ func (c *conn) join(m *protocol.Message) {
 	n := len(c.channels)
 	c.mu.Unlock()
 	if max := c.srv.opts.MaxChannels; max > 0 && n >= max {
-		c.log.Error("refusing join: too many channels joined", "topic", m.Topic, "max", max)
+		c.logTopic(slog.LevelError, "refusing join: too many channels joined (Options.MaxChannels)", m.Topic)
 		c.reply(m.JoinRef, m, "error", tooManyChannels)
 		return
 	}
@@ -295,5 +295,28 @@ func (c *conn) join(m *protocol.Message) {
 	c.channels[m.Topic] = ch
 	c.mu.Unlock()
 	ch.Activate(func() { c.reply(m.JoinRef, m, "ok", resp) })
-	c.log.Debug("channel joined", "topic", m.Topic)
+	c.logTopic(slog.LevelDebug, "channel joined", m.Topic)
+}
+
+// The log calls of the paths a client's frames take live in functions of
+// their own, not inlined: the variadic arguments of a log call take stack
+// space in the caller's frame, and the reader goroutine runs a whole join
+// (up to the encoding of its reply) on its stack, which would otherwise
+// grow past its first 4 KiB for every connection.
+
+//go:noinline
+func (c *conn) logTopic(level slog.Level, msg, topic string) {
+	if c.log.Enabled(context.Background(), level) {
+		c.log.Log(context.Background(), level, msg, "topic", topic)
+	}
+}
+
+//go:noinline
+func (c *conn) logError(msg, topic string, err error) {
+	c.log.Error(msg, "topic", topic, "err", err)
+}
+
+//go:noinline
+func (c *conn) logDecodeError(err error) {
+	c.log.Warn("closing socket: cannot decode frame", "transport", c.transport, "err", err)
 }

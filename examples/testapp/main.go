@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"log"
@@ -83,6 +84,8 @@ func withPprof(h http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler()) // memstats, for the benchmarks
+
 	mux.Handle("/", h)
 	return mux
 }

@@ -225,7 +225,15 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // waits for the writer and returns why it ended. It must be called once.
 func (c *Conn) Run(h Handler) transport.CloseReason {
 	c.idle = time.AfterFunc(c.opts.IdleTimeout, func() { c.Close(transport.CloseIdle) })
-	reason := c.readLoop(h)
+	return c.end(c.readLoop(h))
+}
+
+// end runs once the reader has returned: it settles the close reason,
+// releases the writer and waits for it. It is a function of its own so
+// that its frame is not on the reader's stack while frames are handled.
+//
+//go:noinline
+func (c *Conn) end(reason transport.CloseReason) transport.CloseReason {
 	c.idle.Stop()
 	if c.nc.stalled.Load() {
 		reason = transport.CloseStalled
@@ -312,7 +320,8 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc.stall = 0 // The kernel measures progress: no write deadlines.
 	}
 	h.c.nc = nc
-	return nc, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(nc, brw.Writer.Size())), nil
+	brw.Writer.Reset(nc) // Keeps net/http's buffer: nothing more to allocate.
+	return nc, brw, nil
 }
 
 // netConn is the connection under coder/websocket. It notes a stall: the
