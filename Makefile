@@ -1,6 +1,9 @@
 # Pyre: the two commands a new machine needs are `make run` and `make test`.
 GO ?= go
 FUZZTIME ?= 5s
+# Every Go module of the repository: the core and the adapters, each with
+# its own go.mod (their client libraries stay out of the core's).
+MODULES := . pubsub/redis pubsub/nats
 
 .PHONY: run test check test-go fuzz test-interop test-browser bench
 
@@ -16,17 +19,19 @@ test: node_modules/.package-lock.json check test-go fuzz test-interop test-brows
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) mod tidy -diff
+	@for m in $(MODULES); do echo "vet, tidy: $$m"; (cd $$m && $(GO) vet ./... && $(GO) mod tidy -diff) || exit 1; done
 
+## test-go: go test -race in every module; the adapters' tests start redis-server and nats-server
 test-go:
-	$(GO) test -race -count=1 ./...
+	@for m in $(MODULES); do echo "go test: $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzV1Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzV2Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzV2BinaryDecode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenVerify$$' -fuzztime=$(FUZZTIME) ./internal/longpoll/
+	cd pubsub/redis && $(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) .
+	cd pubsub/nats && $(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) .
 
 test-interop:
 	bash internal/interop/run.sh
@@ -36,4 +41,4 @@ test-browser:
 
 ## bench: Go micro-benchmarks of the hot paths
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	@for m in $(MODULES); do (cd $$m && $(GO) test -run='^$$' -bench=. -benchmem ./...) || exit 1; done

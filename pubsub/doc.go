@@ -70,7 +70,18 @@
 //     and applies them in that order, without blocking and without calling
 //     the PubSub;
 //   - does not call recv after Close returns, nor while holding a lock
-//     that Watch or Unwatch take.
+//     that Watch or Unwatch take;
+//   - never makes a broadcast wait long on the broker, whatever ctx says
+//     (a channel's ctx has no deadline): it queues, bounded, and sends
+//     from a goroutine of its own;
+//   - treats a broadcast to other nodes as best effort: a message it
+//     cannot carry (broker unreachable, queue full) is dropped, counted
+//     and logged once per outage, not once per message, and Broadcast
+//     returns nil, so that local delivery and the caller go on; a
+//     DirectBroadcast that cannot be carried returns an error wrapping
+//     [ErrUnavailable];
+//   - on Close, sends what Broadcast already accepted, within Close's ctx
+//     (presence says goodbye just before its PubSub closes).
 //
 // Package pubsubtest runs the cases an adapter must pass
 // (pubsubtest.TestAdapter); call it from the adapter's tests.

@@ -16,6 +16,12 @@ var (
 	// ErrClosed is returned by the methods of a [PubSub] after
 	// [PubSub.Close], and by adapters used after their Close.
 	ErrClosed = errors.New("pubsub: closed")
+
+	// ErrUnavailable is wrapped by the error of a [PubSub.DirectBroadcast]
+	// that could not be carried because the broker cannot be reached (or
+	// the adapter's queue is full). Broadcasts do not return it: they are
+	// best effort across nodes (see "Rules for adapters").
+	ErrUnavailable = errors.New("pubsub: broker unavailable")
 )
 
 // errUnknownSerializer is returned by [Message.Frame] for a serializer
