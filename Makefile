@@ -1,15 +1,21 @@
 # Pyre: the two commands a new machine needs are `make run` and `make test`.
 GO ?= go
 FUZZTIME ?= 5s
-# Every Go module of the repository: the core and the adapters, each with
-# its own go.mod (their client libraries stay out of the core's).
-MODULES := . pubsub/redis pubsub/nats
+# Every Go module of the repository: the core, the adapters and the
+# examples, each with its own go.mod (client libraries stay out of the
+# core's).
+MODULES := . pubsub/redis pubsub/nats examples
 
-.PHONY: run test check test-go fuzz test-interop test-browser bench
+.PHONY: run cluster test check test-go fuzz test-interop test-browser bench
 
 ## run: install the npm packages the chat page needs and start examples/chat on localhost:4000
 run: node_modules/.package-lock.json
-	$(GO) run ./examples/chat -addr localhost:4000
+	cd examples && $(GO) run ./chat -addr localhost:4000 -static chat/static -phoenix ../node_modules/phoenix/priv/static/phoenix.mjs
+
+## cluster: three chat nodes on one broker (BROKER=redis, the default, or nats); see examples/cluster
+BROKER ?= redis
+cluster: node_modules/.package-lock.json
+	bash examples/cluster/run.sh $(BROKER)
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci

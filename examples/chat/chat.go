@@ -26,12 +26,9 @@ type Chat struct {
 }
 
 // NewChat mounts the socket at /socket, the page at / and phoenix.js at
-// /vendor/phoenix.mjs.
-func NewChat(logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
-	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: logger})
-	if err != nil {
-		return nil, err
-	}
+// /vendor/phoenix.mjs. Messages and presence go through ps, which may span
+// several nodes; Shutdown closes it.
+func NewChat(ps *pubsub.PubSub, logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
 	tracker, err := presence.New(ps, &presence.Options{Logger: logger})
 	if err != nil {
 		return nil, err

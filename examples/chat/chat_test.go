@@ -14,10 +14,22 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/pyrehq/pyre/pubsub"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
+}
+
+// newPubSub is the chat's PubSub of one node; the chat's Shutdown closes it.
+func newPubSub(t *testing.T) *pubsub.PubSub {
+	t.Helper()
+	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }
 
 func TestChatBroadcastsMessages(t *testing.T) {
@@ -29,7 +41,7 @@ func TestChatBroadcastsMessages(t *testing.T) {
 	if err := os.WriteFile(js, []byte("export {}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	chat, err := NewChat(slog.New(slog.DiscardHandler), dir, js)
+	chat, err := NewChat(newPubSub(t), slog.New(slog.DiscardHandler), dir, js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +129,7 @@ func payloadOf(t *testing.T, frame, prefix string, v any) {
 
 func TestChatShowsWhoIsOnline(t *testing.T) {
 	dir := t.TempDir()
-	chat, err := NewChat(slog.New(slog.DiscardHandler), dir, filepath.Join(dir, "phoenix.mjs"))
+	chat, err := NewChat(newPubSub(t), slog.New(slog.DiscardHandler), dir, filepath.Join(dir, "phoenix.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Command chat is a small chat server whose web page uses the official
 // phoenix.js client. Run it from the repository root with `make run`
 // (which installs phoenix.js with npm first), then open http://localhost:4000.
+// With -pubsub and -node, several chat servers form one chat
+// (examples/cluster).
 package main
 
 import (
@@ -16,6 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/pyrehq/pyre/examples/internal/broker"
 )
 
 func main() {
@@ -29,12 +33,20 @@ func run() error {
 	addr := flag.String("addr", "localhost:4000", "listen address")
 	static := flag.String("static", "examples/chat/static", "directory of the web page")
 	phoenixJS := flag.String("phoenix", "node_modules/phoenix/priv/static/phoenix.mjs", "phoenix.js ES module (installed by npm ci)")
+	pubsubURL := flag.String("pubsub", "", "join a cluster through redis://HOST:PORT[/DB] or nats://HOST:PORT (default: this node alone)")
+	node := flag.String("node", "", "this node's name in the cluster (default: a random name)")
 	flag.Parse()
 	if _, err := os.Stat(*phoenixJS); err != nil {
 		return fmt.Errorf("phoenix.js not found (run `npm ci` at the repository root): %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	chat, err := NewChat(logger, *static, *phoenixJS)
+	startCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ps, err := broker.New(startCtx, *pubsubURL, *node, logger)
+	cancel()
+	if err != nil {
+		return err
+	}
+	chat, err := NewChat(ps, logger, *static, *phoenixJS)
 	if err != nil {
 		return err
 	}

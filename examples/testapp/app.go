@@ -27,12 +27,10 @@ type App struct {
 	presence *presence.Tracker
 }
 
-// NewApp builds the app that examples/testapp/README.md describes.
-func NewApp(logger *slog.Logger) (*App, error) {
-	ps, err := pubsub.New(context.Background(), &pubsub.Options{Logger: logger})
-	if err != nil {
-		return nil, err
-	}
+// NewApp builds the app that examples/testapp/README.md describes on ps,
+// which it closes at Shutdown. lpSecret signs long-poll session tokens:
+// every node of a cluster needs the same (empty: a random one).
+func NewApp(ps *pubsub.PubSub, lpSecret []byte, logger *slog.Logger) (*App, error) {
 	a := &App{mux: http.NewServeMux(), ps: ps}
 	ws := transport.OriginPolicy{Origins: []string{"//example.com"}}
 	short := &transport.WebSocketOptions{IdleTimeout: 200 * time.Millisecond}
@@ -41,7 +39,7 @@ func NewApp(logger *slog.Logger) (*App, error) {
 		info bool
 		opts socket.Options
 	}{
-		{"/socket/", false, socket.Options{CheckOrigin: transport.OriginPolicy{Disabled: true}, LongPoll: &transport.LongPollOptions{}}},
+		{"/socket/", false, socket.Options{CheckOrigin: transport.OriginPolicy{Disabled: true}, LongPoll: &transport.LongPollOptions{Secret: lpSecret}}},
 		{"/ws/", false, socket.Options{CheckOrigin: ws, WebSocket: short}},
 		{"/ws/admin/", false, socket.Options{CheckOrigin: ws, WebSocket: short}},
 		{"/ws/connect_info/", true, socket.Options{CheckOrigin: ws, WebSocket: short}},

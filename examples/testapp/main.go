@@ -1,8 +1,9 @@
 // Command testapp is the reference test app (examples/testapp/README.md):
 // the server that Pyre's interop tests, the conformance suite and the
-// benchmarks talk to.
+// benchmarks talk to. With -pubsub and -node, several testapps form a
+// cluster.
 //
-//	go run ./examples/testapp -addr 127.0.0.1:4000
+//	cd examples && go run ./testapp -addr 127.0.0.1:4000
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/pyrehq/pyre/examples/internal/broker"
 )
 
 func main() {
@@ -33,6 +36,9 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:4000", "listen address")
 	debug := flag.Bool("debug", false, "log at debug level")
 	pprof := flag.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ (for benchmarks)")
+	pubsubURL := flag.String("pubsub", "", "join a cluster through redis://HOST:PORT[/DB] or nats://HOST:PORT (default: this node alone)")
+	node := flag.String("node", "", "this node's name in the cluster (default: a random name)")
+	secret := flag.String("secret", "", "long-poll token secret, the same on every node of a cluster (default: random)")
 	flag.Parse()
 	level := slog.LevelInfo
 	if *debug {
@@ -40,7 +46,13 @@ func run() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	app, err := NewApp(logger)
+	startCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ps, err := broker.New(startCtx, *pubsubURL, *node, logger)
+	cancel()
+	if err != nil {
+		return err
+	}
+	app, err := NewApp(ps, []byte(*secret), logger)
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,8 @@ trap 'exit 143' TERM
 require_node_modules phoenix ws
 
 if [ -z "${PYRE_URL:-}" ]; then
-  echo "interop: building ./examples/testapp with -race"
-  go build -race -o "$tmp/testapp" ./examples/testapp
+  echo "interop: building examples/testapp with -race"
+  (cd examples && go build -race -o "$tmp/testapp" ./testapp)
   start_server "$tmp/testapp" "$tmp/server.log"
   export PYRE_URL="http://127.0.0.1:$port"
   echo "interop: testapp listening on $PYRE_URL"

@@ -21,7 +21,7 @@ describe("chat page in headless Chromium", () => {
   let browser;
 
   before(async () => {
-    if (!CHAT_URL) throw new Error("CHAT_URL is not set: run internal/interop/browser/run.sh, or start `go run ./examples/chat -addr 127.0.0.1:PORT` and set CHAT_URL=http://127.0.0.1:PORT");
+    if (!CHAT_URL) throw new Error("CHAT_URL is not set: run internal/interop/browser/run.sh, or start `cd examples && go run ./chat -addr 127.0.0.1:PORT -static chat/static -phoenix ../node_modules/phoenix/priv/static/phoenix.mjs` and set CHAT_URL=http://127.0.0.1:PORT");
     browser = await launchChromium();
   });
 

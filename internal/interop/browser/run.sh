@@ -35,8 +35,8 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
 fi
 
 if [ -z "${PYRE_URL:-}" ]; then
-  echo "browser: building ./examples/testapp with -race"
-  go build -race -o "$tmp/testapp" ./examples/testapp
+  echo "browser: building examples/testapp with -race"
+  (cd examples && go build -race -o "$tmp/testapp" ./testapp)
   start_server "$tmp/testapp" "$tmp/testapp.log"
   testapp_pid="$server_pid"
   server_pid=""
@@ -45,8 +45,8 @@ if [ -z "${PYRE_URL:-}" ]; then
 fi
 
 if [ -z "${CHAT_URL:-}" ]; then
-  echo "browser: building ./examples/chat with -race"
-  go build -race -o "$tmp/chat" ./examples/chat
+  echo "browser: building examples/chat with -race"
+  (cd examples && go build -race -o "$tmp/chat" ./chat)
   # The chat server has no /healthz; its page at / answers once it is up.
   HEALTH_PATH=/ start_server "$tmp/chat" "$tmp/server.log"
   export CHAT_URL="http://127.0.0.1:$port"

@@ -2,7 +2,7 @@
 
 const raw = process.env.PYRE_URL;
 if (!raw) {
-  throw new Error("PYRE_URL is not set: start the test app (go run ./examples/testapp -addr 127.0.0.1:PORT) and set PYRE_URL=http://127.0.0.1:PORT, or use internal/interop/run.sh");
+  throw new Error("PYRE_URL is not set: start the test app (cd examples && go run ./testapp -addr 127.0.0.1:PORT) and set PYRE_URL=http://127.0.0.1:PORT, or use internal/interop/run.sh");
 }
 
 /** Base URL of the server under test, e.g. http://127.0.0.1:4000 (no trailing slash). */
