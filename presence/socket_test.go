@@ -103,7 +103,7 @@ func join(t testing.TB, ps *pubsub.PubSub, wg *workq.Group, topic string, h chan
 		Topic: topic, JoinRef: protocol.StringRef("1"), Ref: protocol.StringRef("1"),
 		Handler: h, Conn: conn, PubSub: ps, Group: wg, Logger: discard,
 	})
-	if _, ok := c.Join(protocol.JSON([]byte(`{}`))); !ok {
+	if _, st := c.Join(protocol.JSON([]byte(`{}`))); st != "ok" {
 		t.Fatal("join refused")
 	}
 	c.Activate(func() {

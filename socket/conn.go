@@ -4,12 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanrt"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/telemetry"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -32,6 +34,7 @@ type conn struct {
 	id        string
 	transport string
 	log       *slog.Logger
+	started   time.Time
 	group     workq.Group // The channels' goroutines.
 
 	mu       sync.Mutex // Protects the following.
@@ -45,7 +48,7 @@ type conn struct {
 var _ chanrt.Conn = (*conn)(nil)
 
 func newConn(s *Server, ser protocol.Serializer, assigns map[string]any, id, transportName string) *conn {
-	c := &conn{srv: s, ser: ser, assigns: assigns, id: id, transport: transportName, log: s.log}
+	c := &conn{srv: s, ser: ser, assigns: assigns, id: id, transport: transportName, log: s.log, started: time.Now()}
 	if id != "" {
 		c.log = c.log.With("socket_id", id)
 	}
@@ -82,7 +85,6 @@ func (c *conn) start() {
 		c.idSub = sub
 		c.mu.Unlock()
 	}
-	c.log.Debug("socket connected", "transport", c.transport, "vsn", c.ser.Version())
 }
 
 // close asks the transport to close with reason.
@@ -132,6 +134,7 @@ func (c *conn) end(reason transport.CloseReason) {
 	}
 	_ = c.group.Wait(context.Background())
 	c.log.Debug("socket closed", "transport", c.transport, "reason", reason.Reason)
+	c.ended(reason)
 }
 
 // Serializer implements chanrt.Conn.
@@ -196,6 +199,9 @@ var (
 // handleFrame decodes and dispatches one inbound frame. A frame that cannot
 // be decoded ends the connection, as in Phoenix.
 func (c *conn) handleFrame(data []byte, binary bool) *transport.CloseReason {
+	if h := c.srv.hooks; h != nil && h.FramesIn != nil {
+		h.FramesIn(telemetry.FramesEvent{Transport: c.transport, Frames: 1, Bytes: len(data)})
+	}
 	m, err := c.ser.Decode(data, binary)
 	if err != nil {
 		c.logDecodeError(err)
@@ -259,7 +265,7 @@ func (c *conn) join(m *protocol.Message) {
 		newHandler = c.srv.match(m.Topic)
 	}
 	if newHandler == nil {
-		c.logTopic(slog.LevelWarn, "ignoring join: unmatched topic; add a route with Server.Channel", m.Topic)
+		c.joined(m.Topic, nil, telemetry.JoinUnmatched, nil, 0)
 		c.reply(protocol.Null, m, "error", unmatchedTopic)
 		return
 	}
@@ -267,23 +273,28 @@ func (c *conn) join(m *protocol.Message) {
 	n := len(c.channels)
 	c.mu.Unlock()
 	if max := c.srv.opts.MaxChannels; max > 0 && n >= max {
-		c.logTopic(slog.LevelError, "refusing join: too many channels joined (Options.MaxChannels)", m.Topic)
+		c.joined(m.Topic, nil, telemetry.JoinTooMany, nil, 0)
 		c.reply(m.JoinRef, m, "error", tooManyChannels)
 		return
 	}
 	ch := chanrt.New(chanrt.Config{
-		Topic:   m.Topic,
-		JoinRef: m.JoinRef,
-		Ref:     m.Ref,
-		Handler: newHandler(),
-		Conn:    c,
-		PubSub:  c.srv.ps,
-		Assigns: c.assigns,
-		Logger:  c.log,
-		Group:   &c.group,
+		Topic:       m.Topic,
+		JoinRef:     m.JoinRef,
+		Ref:         m.Ref,
+		Handler:     newHandler(),
+		Conn:        c,
+		PubSub:      c.srv.ps,
+		Assigns:     c.assigns,
+		Logger:      c.log,
+		Group:       &c.group,
+		Hooks:       c.srv.hooks,
+		LogHandleIn: c.srv.logc.handleIn,
 	})
-	resp, ok := ch.Join(m.Payload)
-	if !ok {
+	start := time.Now()
+	resp, status := ch.Join(m.Payload)
+	d := time.Since(start)
+	if status != telemetry.JoinOK {
+		c.joined(m.Topic, m.Payload.Bytes(), status, resp.Bytes(), d)
 		c.reply(m.JoinRef, m, "error", resp)
 		return
 	}
@@ -295,7 +306,7 @@ func (c *conn) join(m *protocol.Message) {
 	c.channels[m.Topic] = ch
 	c.mu.Unlock()
 	ch.Activate(func() { c.reply(m.JoinRef, m, "ok", resp) })
-	c.logTopic(slog.LevelDebug, "channel joined", m.Topic)
+	c.joined(m.Topic, m.Payload.Bytes(), telemetry.JoinOK, nil, d)
 }
 
 // The log calls of the paths a client's frames take live in functions of
@@ -318,5 +329,8 @@ func (c *conn) logError(msg, topic string, err error) {
 
 //go:noinline
 func (c *conn) logDecodeError(err error) {
-	c.log.Warn("closing socket: cannot decode frame", "transport", c.transport, "err", err)
+	c.log.Warn("closing socket (1011): a frame is not a Phoenix message of this serializer", "transport", c.transport, "vsn", c.ser.Version(), "err", err)
+	if h := c.srv.hooks; h != nil && h.DecodeError != nil {
+		h.DecodeError(telemetry.DecodeErrorEvent{Transport: c.transport, SocketID: c.id, Err: err})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/pyrehq/pyre/internal/jsonstr"
 	"github.com/pyrehq/pyre/internal/longpoll"
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/telemetry"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -123,7 +125,8 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	if !s.origin.Allow(r) {
-		s.log.Error("origin of long-poll request is not allowed; configure CheckOrigin", "origin", r.Header.Get("Origin"))
+		s.connected("longpoll", nil, "", "", http.StatusForbidden, time.Now(),
+			fmt.Sprintf("origin %q is not allowed: configure Options.CheckOrigin", r.Header.Get("Origin")))
 		writeStatus(w, http.StatusForbidden)
 		return
 	}
@@ -174,6 +177,7 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *longpoll.Ses
 	}
 	msgs, st, waiter := sess.PollOrPark(r.Context(), parkAfter)
 	if waiter == nil {
+		s.polled(msgs)
 		writePoll(w, int(st), token, msgs)
 		return
 	}
@@ -181,12 +185,14 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, sess *longpoll.Ses
 	nc, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		msgs, st = waiter.Wait(r.Context())
+		s.polled(msgs)
 		writePoll(w, int(st), token, msgs)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
 	token = strings.Clone(token) // Not the whole request line.
 	waiter.Park(func() bool { return connAlive(nc) }, func(msgs [][]byte, st longpoll.PollStatus) {
+		s.polled(msgs)
 		defer nc.Close()
 		_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, _ = nc.Write(rawResponse(header, appendPoll(nil, int(st), token, msgs)))
@@ -244,13 +250,17 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	if s.opts.AuthToken {
 		info.AuthToken = r.Header.Get("X-Phoenix-AuthToken")
 	}
-	ser, assigns, id, status := s.connect(nil, r, params, info)
+	start := time.Now()
+	ser, assigns, id, status, why := s.connect(nil, r, params, info)
 	var c *conn
 	if status == http.StatusOK {
 		c = newConn(s, ser, assigns, id, "longpoll")
 		if !s.add(c) {
-			status = http.StatusServiceUnavailable
+			status, why = http.StatusServiceUnavailable, "the server is shutting down (Server.Shutdown)"
 		}
+	}
+	if status != http.StatusOK {
+		s.connected("longpoll", params, "", "", status, start, why)
 	}
 	switch {
 	case status == http.StatusServiceUnavailable && hadToken:
@@ -275,6 +285,9 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 		delete(s.lp.sessions, sid)
 		s.lp.mu.Unlock()
 		c.end(reason)
+		if h := s.hooks; h != nil && h.LongPollSession != nil {
+			h.LongPollSession(telemetry.LongPollSessionEvent{SocketID: id, Reason: reason})
+		}
 		s.remove(c)
 	})
 	s.lp.mu.Lock()
@@ -282,6 +295,10 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	s.lp.mu.Unlock()
 	c.attach(sess) // A Shutdown that came first closes the session here.
 	c.start()
+	s.connected("longpoll", params, ser.Version(), id, http.StatusOK, start, "")
+	if h := s.hooks; h != nil && h.LongPollSession != nil {
+		h.LongPollSession(telemetry.LongPollSessionEvent{SocketID: id, Started: true})
+	}
 	token := s.lp.signer.Sign(longpoll.Token{Node: s.ps.Node(), Session: sid}, time.Now())
 	writePoll(w, http.StatusGone, token, nil)
 }
@@ -414,4 +431,15 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// polled tells the hooks of the frames a poll takes to its client.
+func (s *Server) polled(msgs [][]byte) {
+	if h := s.hooks; h != nil && h.FramesOut != nil && len(msgs) > 0 {
+		n := 0
+		for _, m := range msgs {
+			n += len(m)
+		}
+		h.FramesOut(telemetry.FramesEvent{Transport: "longpoll", Frames: len(msgs), Bytes: n})
+	}
 }

@@ -127,12 +127,14 @@ func (s *Server) serveRemote(b []byte) {
 	}
 	msgs, st, w := sess.PollOrPark(context.Background(), 0)
 	if w == nil {
+		s.polled(msgs)
 		reply(eventReply, appendPoll(nil, int(st), req.Token, msgs))
 		return
 	}
 	// The asker's client cannot be seen from here: the frames go to the
 	// asker, as in Phoenix.
 	w.Park(func() bool { return true }, func(msgs [][]byte, st longpoll.PollStatus) {
+		s.polled(msgs)
 		reply(eventReply, appendPoll(nil, int(st), req.Token, msgs))
 	})
 }

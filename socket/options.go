@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/telemetry"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -75,4 +76,14 @@ type Options struct {
 
 	// Logger receives the server's logs. nil means slog.Default().
 	Logger *slog.Logger
+
+	// Log sets which events are logged at which level (connections, joins,
+	// handled pushes) and which params are filtered. nil means the
+	// defaults of [LogOptions].
+	Log *LogOptions
+
+	// Hooks are told of every lifecycle event of the server's connections
+	// and channels (package telemetry), e.g. to count them in Prometheus.
+	// nil means none; a nil hook costs nothing.
+	Hooks *telemetry.Hooks
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanlink"
@@ -15,6 +17,7 @@ import (
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/telemetry"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -28,6 +31,8 @@ import (
 // [Server.Channel] before the server serves requests.
 type Server struct {
 	opts   Options
+	hooks  *telemetry.Hooks // nil: none
+	logc   logConfig
 	ps     *pubsub.PubSub
 	ownPS  bool // ps was made by New: Shutdown closes it.
 	origin *handshake.OriginChecker
@@ -43,6 +48,8 @@ type Server struct {
 	mu       sync.Mutex // Protects the following.
 	conns    map[*conn]struct{}
 	shutdown bool
+
+	lpOffLogged atomic.Int64 // When the last "long-poll is off" line was logged (unix ns).
 }
 
 type route struct {
@@ -68,7 +75,7 @@ func New(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
+	s := &Server{opts: o, hooks: o.Hooks, logc: newLogConfig(o.Log), ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
 	if s.ps == nil {
 		if s.ps, err = pubsub.New(context.Background(), &pubsub.Options{Logger: o.Logger}); err != nil {
 			return nil, err
@@ -115,7 +122,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/websocket"):
 		s.serveWebSocket(w, r)
-	case s.lp != nil && strings.HasSuffix(r.URL.Path, "/longpoll"):
+	case strings.HasSuffix(r.URL.Path, "/longpoll"):
+		if s.lp == nil {
+			s.longPollOff(r)
+			http.NotFound(w, r)
+			return
+		}
 		s.serveLongPoll(w, r)
 	default:
 		http.NotFound(w, r)
@@ -131,6 +143,9 @@ func (s *Server) Broadcast(ctx context.Context, topic, event string, payload any
 	if err != nil {
 		return err
 	}
+	if s.hooks != nil && s.hooks.Broadcast != nil {
+		s.hooks.Broadcast(telemetry.BroadcastEvent{Topic: topic, Event: event})
+	}
 	return s.ps.Broadcast(ctx, m)
 }
 
@@ -140,6 +155,9 @@ func (s *Server) LocalBroadcast(topic, event string, payload any) error {
 	m, err := chanlink.Broadcast(topic, event, payload)
 	if err != nil {
 		return err
+	}
+	if s.hooks != nil && s.hooks.Broadcast != nil {
+		s.hooks.Broadcast(telemetry.BroadcastEvent{Topic: topic, Event: event, Local: true})
 	}
 	return s.ps.LocalBroadcast(m)
 }
@@ -224,15 +242,15 @@ func (s *Server) remove(c *conn) {
 // connect runs the handshake steps every transport shares: vsn negotiation,
 // the Connect callback and the socket id. On failure it returns the HTTP
 // status to answer (0 when ErrorHandler wrote the response; w is nil when
-// the transport has no custom error responses).
+// the transport has no custom error responses) and why, for the log.
 //
 // After Shutdown it answers 503 without running Connect.
-func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, info *ConnectInfo) (protocol.Serializer, map[string]any, string, int) {
+func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, info *ConnectInfo) (ser protocol.Serializer, assigns map[string]any, id string, status int, why string) {
 	s.mu.Lock()
 	closed := s.shutdown
 	s.mu.Unlock()
 	if closed {
-		return 0, nil, "", http.StatusServiceUnavailable
+		return 0, nil, "", http.StatusServiceUnavailable, "the server is shutting down (Server.Shutdown)"
 	}
 	vsn, _ := params["vsn"].(string)
 	if _, present := params["vsn"]; present && vsn == "" {
@@ -240,24 +258,33 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, params Params, 
 	}
 	ser, err := protocol.Negotiate(vsn)
 	if err != nil {
-		s.log.Warn("refusing connection: unsupported serializer version", "vsn", params["vsn"], "transport", info.Transport)
-		return 0, nil, "", http.StatusForbidden
+		return 0, nil, "", http.StatusForbidden, fmt.Sprintf("unsupported vsn %q: Pyre serves vsn 1.0.x and 2.0.x (phoenix.js sends 2.0.0)", vsn)
 	}
-	var assigns map[string]any
 	if s.opts.Connect != nil {
 		assigns, err = s.opts.Connect(r.Context(), params, info)
 		if err != nil {
 			if errors.Is(err, ErrRefused) || s.opts.ErrorHandler == nil || w == nil {
-				s.log.Debug("connection refused", "transport", info.Transport, "err", err)
-				return 0, nil, "", http.StatusForbidden
+				return 0, nil, "", http.StatusForbidden, "Connect returned: " + err.Error()
 			}
 			s.opts.ErrorHandler(w, r, err)
-			return 0, nil, "", 0
+			return 0, nil, "", 0, "Connect returned: " + err.Error() + " (answered by ErrorHandler)"
 		}
 	}
-	var id string
 	if s.opts.ID != nil {
 		id = s.opts.ID(assigns)
 	}
-	return ser, assigns, id, http.StatusOK
+	return ser, assigns, id, http.StatusOK, ""
+}
+
+// longPollOff logs, at most once a minute, that a long-poll request came
+// to a Server whose long-poll transport is off, and what to do.
+func (s *Server) longPollOff(r *http.Request) {
+	now := time.Now().UnixNano()
+	last := s.lpOffLogged.Load()
+	if now-last < int64(time.Minute) || !s.lpOffLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("404 for a long-poll request: the long-poll transport is off. Set Options.LongPoll to serve it; "+
+		"phoenix.js falls back to long-poll when it cannot open a WebSocket (from Node 20, which has no global WebSocket, "+
+		"pass the ws package as the Socket's transport)", "path", r.URL.Path, "user_agent", r.UserAgent())
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/pyrehq/pyre/internal/handshake"
 	"github.com/pyrehq/pyre/internal/ws"
@@ -17,9 +18,11 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	start := time.Now()
 	params := requestParams(r)
 	if !s.origin.Allow(r) {
-		s.log.Error("origin of websocket request is not allowed; configure CheckOrigin", "origin", r.Header.Get("Origin"))
+		s.connected("websocket", params, "", "", http.StatusForbidden, start,
+			fmt.Sprintf("origin %q is not allowed: configure Options.CheckOrigin", r.Header.Get("Origin")))
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
@@ -31,34 +34,38 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	proto, ok := handshake.SelectSubprotocol(r.Header, allowed)
 	if !ok {
-		s.log.Error("could not check websocket subprotocols", "offered", r.Header.Get("Sec-WebSocket-Protocol"))
+		s.connected("websocket", params, "", "", http.StatusForbidden, start,
+			fmt.Sprintf("no offered subprotocol (%q) is in Options.Subprotocols", r.Header.Get("Sec-WebSocket-Protocol")))
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
 	info := newConnectInfo(r, "websocket")
 	info.AuthToken = token
-	ser, assigns, id, status := s.connect(w, r, params, info)
-	switch status {
-	case http.StatusOK:
-	case http.StatusServiceUnavailable:
-		http.Error(w, ErrServerClosed.Error(), status)
-		return
-	case 0: // ErrorHandler answered.
-		return
-	default:
-		w.WriteHeader(status)
+	ser, assigns, id, status, why := s.connect(w, r, params, info)
+	if status != http.StatusOK {
+		s.connected("websocket", params, "", "", status, start, why)
+		switch status {
+		case http.StatusServiceUnavailable:
+			http.Error(w, ErrServerClosed.Error(), status)
+		case 0: // ErrorHandler answered.
+		default:
+			w.WriteHeader(status)
+		}
 		return
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		s.connected("websocket", params, ser.Version(), "", http.StatusBadRequest, start,
+			"not a WebSocket upgrade: a plain GET to <mount>/websocket (a proxy that drops the Upgrade and Connection headers?)")
 		http.Error(w, fmt.Sprintf("'connection' header must contain 'upgrade', got %q", r.Header.Values("Connection")), http.StatusBadRequest)
 		return
 	}
 	c := newConn(s, ser, assigns, id, "websocket")
 	if !s.add(c) {
+		s.connected("websocket", params, ser.Version(), "", http.StatusServiceUnavailable, start, "the server is shutting down (Server.Shutdown)")
 		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	opts := &ws.Options{Subprotocol: proto, Logger: c.log}
+	opts := &ws.Options{Subprotocol: proto, Logger: c.log, OnWrite: s.framesOut("websocket")}
 	if s.opts.WebSocket != nil {
 		opts.WebSocketOptions = *s.opts.WebSocket
 	}
@@ -68,6 +75,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
+	s.connected("websocket", params, ser.Version(), id, http.StatusSwitchingProtocols, start, "")
 	c.attach(conn)
 	// The connection gets a goroutine of its own, and the request's goroutine
 	// returns: net/http then frees its per-request state, which would

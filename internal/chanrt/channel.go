@@ -6,14 +6,17 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanlink"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/telemetry"
 )
 
 // MaxInbound bounds the client pushes waiting in one channel's mailbox. When
@@ -37,7 +40,15 @@ type Config struct {
 	Logger  *slog.Logger
 	// Group owns the channel's goroutines (the connection's). Required.
 	Group *workq.Group
+	// Hooks, when not nil, are told of the channel's events.
+	Hooks *telemetry.Hooks
+	// LogHandleIn is the level of the line logged for each handled push;
+	// LogOff logs none.
+	LogHandleIn slog.Level
 }
+
+// LogOff is a log level at which nothing is logged.
+const LogOff = slog.Level(1 << 30)
 
 // Channel is one joined (connection, topic): a mailbox served by a
 // goroutine of its own while it has work.
@@ -60,6 +71,8 @@ type Channel struct {
 	subMu sync.Mutex // Protects the following.
 	sub   *pubsub.Subscription
 	subs  map[string]*pubsub.Subscription // Made with Socket.Subscribe.
+
+	joinedAt time.Time // Set by Activate, for LeaveEvent.Joined.
 
 	onExit func(reason error) // For tests: runs once the channel has ended.
 }
@@ -134,10 +147,12 @@ func (c *Channel) Socket() *channel.Socket { return c.sock }
 
 // Join runs the handler's Join in the calling goroutine (the connection's
 // reader, which waits for joins as Phoenix's transport does). It returns the
-// reply to send: status "ok" with ok true, or "error". A panic becomes
-// {"reason":"join crashed"}. On success the caller must call Activate; on
-// failure the channel is over (its subscriptions end, no Terminate).
-func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, ok bool) {
+// reply's response and the outcome: telemetry.JoinOK (reply "ok"),
+// JoinRefused or JoinCrashed (reply "error"; a panic or a reply that
+// cannot be encoded becomes {"reason":"join crashed"}). After JoinOK the
+// caller must call Activate; otherwise the channel is over (its
+// subscriptions end, no Terminate).
+func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, outcome string) {
 	var reply any
 	var err error
 	func() {
@@ -156,34 +171,37 @@ func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, ok 
 		c.cancel()
 		switch e := err.(type) {
 		case *channel.PanicError:
-			c.cfg.Logger.Error("channel join crashed", "topic", c.cfg.Topic, "err", e.Value, "stack", string(e.Stack))
-			return joinCrashed, false
+			c.crashed("Join", "", e)
+			return joinCrashed, telemetry.JoinCrashed
 		case *channel.JoinError:
 			p, perr := chanlink.Payload(e.Response)
 			if perr != nil {
-				c.cfg.Logger.Error("join refusal cannot be encoded", "topic", c.cfg.Topic, "err", perr)
-				p = joinCrashed
+				c.crashed("Join", "", fmt.Errorf("channel: join refusal cannot be encoded: %w", perr))
+				return joinCrashed, telemetry.JoinCrashed
 			}
-			return p, false
+			return p, telemetry.JoinRefused
 		default:
 			p, _ := chanlink.Payload(map[string]string{"reason": err.Error()})
-			return p, false
+			return p, telemetry.JoinRefused
 		}
 	}
 	p, err := chanlink.Payload(reply)
 	if err != nil {
-		c.cfg.Logger.Error("channel join reply cannot be encoded", "topic", c.cfg.Topic, "err", err)
+		c.crashed("Join", "", fmt.Errorf("channel: join reply cannot be encoded: %w", err))
 		c.stop()
 		c.cancel()
-		return joinCrashed, false
+		return joinCrashed, telemetry.JoinCrashed
 	}
-	return p, true
+	return p, telemetry.JoinOK
 }
 
 // Activate completes a successful join: it subscribes to the topic, calls
 // sendReply (which queues the join reply), and only then lets broadcasts and
 // the mailbox run, so the reply is the first frame of the channel.
 func (c *Channel) Activate(sendReply func()) {
+	if c.cfg.Hooks != nil && c.cfg.Hooks.Leave != nil {
+		c.joinedAt = time.Now()
+	}
 	c.gate.Lock()
 	sub, err := c.cfg.PubSub.Subscribe(c.cfg.Topic, c)
 	sendReply()
@@ -298,7 +316,7 @@ func (c *Channel) run(batch []mail) {
 			continue
 		}
 		if reason := c.handle(m); reason != nil {
-			c.exit(reason)
+			c.exit(reason, &m)
 		}
 	}
 }
@@ -318,6 +336,16 @@ func (c *Channel) handle(m mail) (reason error) {
 			return fmt.Errorf("channel: %T has no HandleIn method (channel.InHandler), so the push %q crashes the channel, as a missing handle_in clause does in Phoenix", h, m.msg.Event)
 		}
 		msg := chanlink.NewMessage(c, m.msg.Event, m.msg.Payload, m.msg.Ref).(*channel.Message)
+		if !c.observeHandleIn() {
+			return ih.HandleIn(c.ctx, c.sock, msg)
+		}
+		start := time.Now()
+		defer func() {
+			if r := recover(); r != nil { // Before handle's own recover: the event must see the crash.
+				reason = &channel.PanicError{Value: r, Stack: debug.Stack()}
+			}
+			c.handledIn(m.msg.Event, time.Since(start), reason)
+		}()
 		return ih.HandleIn(c.ctx, c.sock, msg)
 	case mailLeave:
 		if !m.msg.Ref.IsNull() {
@@ -359,16 +387,15 @@ func (c *Channel) stop() {
 }
 
 // exit ends the channel in Phoenix's order: phx_close before Terminate for
-// a normal stop, phx_error after it for a crash.
-func (c *Channel) exit(reason error) {
+// a normal stop, phx_error after it for a crash. m is the message whose
+// callback returned reason.
+func (c *Channel) exit(reason error, m *mail) {
 	c.stop()
 	ownStop := reason != channel.ErrClosed && reason != channel.ErrDisconnected &&
 		reason != channel.ErrShutdown && reason != channel.ErrDuplicateJoin
 	crashed := !channel.IsNormal(reason)
-	if pe, ok := reason.(*channel.PanicError); ok {
-		c.cfg.Logger.Error("channel crashed", "topic", c.cfg.Topic, "err", pe.Value, "stack", string(pe.Stack))
-	} else if crashed {
-		c.cfg.Logger.Error("channel crashed", "topic", c.cfg.Topic, "err", reason)
+	if crashed {
+		c.crashed(m.callback(), m.event(), reason)
 	}
 	if ownStop && !crashed {
 		c.cfg.Conn.ChannelClosed(c, false)
@@ -377,7 +404,7 @@ func (c *Channel) exit(reason error) {
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
-					c.cfg.Logger.Error("channel terminate panicked", "topic", c.cfg.Topic, "err", r, "stack", string(debug.Stack()))
+					c.crashed("Terminate", "", &channel.PanicError{Value: r, Stack: debug.Stack()})
 				}
 			}()
 			t.Terminate(c.ctx, c.sock, reason)
@@ -388,9 +415,106 @@ func (c *Channel) exit(reason error) {
 	}
 	c.done.Store(true)
 	c.cancel()
+	if h := c.cfg.Hooks; h != nil && h.Leave != nil {
+		h.Leave(telemetry.LeaveEvent{
+			Transport: c.cfg.Conn.Transport(), SocketID: c.cfg.Conn.ID(), Topic: c.cfg.Topic,
+			Reason: reason, Crashed: crashed, Joined: time.Since(c.joinedAt),
+		})
+	}
 	if c.onExit != nil {
 		c.onExit(reason)
 	}
+}
+
+// crashed logs a crash, naming the callback and the event, and tells the
+// hooks.
+func (c *Channel) crashed(callback, event string, reason error) {
+	args := []any{"topic", c.cfg.Topic, "callback", callback}
+	if event != "" {
+		args = append(args, "event", event)
+	}
+	if pe, ok := reason.(*channel.PanicError); ok {
+		args = append(args, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	} else {
+		args = append(args, "err", reason)
+	}
+	msg := "channel crashed: the client gets phx_error and rejoins"
+	switch callback {
+	case "Join":
+		msg = `channel join crashed: the client gets {"reason":"join crashed"}`
+	case "Terminate":
+		msg = "channel Terminate panicked"
+	}
+	c.cfg.Logger.Error(msg, args...)
+	if h := c.cfg.Hooks; h != nil && h.ChannelCrash != nil {
+		h.ChannelCrash(telemetry.ChannelCrashEvent{
+			Transport: c.cfg.Conn.Transport(), SocketID: c.cfg.Conn.ID(), Topic: c.cfg.Topic,
+			Callback: callback, Event: event, Err: reason,
+		})
+	}
+}
+
+// observeHandleIn reports whether a handled push is logged or hooked, so
+// that the clock is read only then.
+func (c *Channel) observeHandleIn() bool {
+	return c.cfg.LogHandleIn != LogOff && c.cfg.Logger.Enabled(context.Background(), c.cfg.LogHandleIn) ||
+		c.cfg.Hooks != nil && c.cfg.Hooks.HandleIn != nil
+}
+
+// handledIn logs a handled push (Phoenix's "HANDLED event INCOMING ON
+// topic in 12µs") and tells the hooks.
+//
+//go:noinline
+func (c *Channel) handledIn(event string, d time.Duration, reason error) {
+	crashed := !channel.IsNormal(reason)
+	if c.cfg.LogHandleIn != LogOff && c.cfg.Logger.Enabled(context.Background(), c.cfg.LogHandleIn) {
+		c.cfg.Logger.Log(context.Background(), c.cfg.LogHandleIn, "handled "+event+" in "+fmtDuration(d),
+			"topic", c.cfg.Topic, "event", event, "duration", d)
+	}
+	if h := c.cfg.Hooks; h != nil && h.HandleIn != nil {
+		h.HandleIn(telemetry.HandleInEvent{
+			Transport: c.cfg.Conn.Transport(), SocketID: c.cfg.Conn.ID(), Topic: c.cfg.Topic,
+			Event: event, Duration: d, Crashed: crashed,
+		})
+	}
+}
+
+// callback names the handler callback a message goes to.
+func (m *mail) callback() string {
+	if m == nil {
+		return "Join"
+	}
+	switch m.kind {
+	case mailIn:
+		return "HandleIn"
+	case mailOut:
+		return "HandleOut"
+	case mailInfo:
+		return "HandleInfo"
+	}
+	return ""
+}
+
+// event is the event a message carries, if any.
+func (m *mail) event() string {
+	switch {
+	case m == nil:
+		return ""
+	case m.kind == mailIn:
+		return m.msg.Event
+	case m.kind == mailOut:
+		return m.bcast.Event
+	}
+	return ""
+}
+
+// fmtDuration prints d as Phoenix does in its logs: µs below a
+// millisecond, ms above.
+func fmtDuration(d time.Duration) string {
+	if d < time.Millisecond {
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 }
 
 // Push implements chanlink.Channel: [join_ref, null, topic, event, payload].
@@ -428,6 +552,9 @@ func (c *Channel) Broadcast(ctx context.Context, event string, payload any, excl
 		c.subMu.Lock()
 		m.From = c.sub
 		c.subMu.Unlock()
+	}
+	if h := c.cfg.Hooks; h != nil && h.Broadcast != nil {
+		h.Broadcast(telemetry.BroadcastEvent{Topic: m.Topic, Event: event})
 	}
 	return c.cfg.PubSub.Broadcast(ctx, m)
 }

@@ -74,7 +74,7 @@ func newGated(t *testing.T, crash bool) (*Channel, *gatedHandler, *workq.Group, 
 		PubSub: ps, Logger: slog.New(slog.DiscardHandler), Group: g,
 	})
 	c.onExit = func(r error) { exit <- r }
-	if _, ok := c.Join(protocol.Payload{}); !ok {
+	if _, st := c.Join(protocol.Payload{}); st != "ok" {
 		t.Fatal("join failed")
 	}
 	c.Activate(func() {})

@@ -186,7 +186,8 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 	if payload == "" {
 		payload = "{}"
 	}
-	resp, ok := hs.ch.Join(protocol.JSON([]byte(payload)))
+	resp, outcome := hs.ch.Join(protocol.JSON([]byte(payload)))
+	ok := outcome == "ok"
 	if ok {
 		hs.ch.Activate(func() {
 			rep := protocol.Reply{JoinRef: o.joinRef, Ref: o.ref, Topic: "room:1", Status: "ok", Response: resp}

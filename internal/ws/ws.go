@@ -40,6 +40,8 @@ type Options struct {
 	Subprotocol string
 	// Logger receives the connection's log lines. nil means slog.Default().
 	Logger *slog.Logger
+	// OnWrite, when set, is told of every batch of frames written.
+	OnWrite func(frames, bytes int)
 	// WriteDeadlines finds stalls with write deadlines even where the
 	// kernel could (TCP_USER_TIMEOUT), as on other systems: for tests.
 	WriteDeadlines bool
@@ -186,6 +188,7 @@ func (c *Conn) write(batch []protocol.Frame) {
 	if c.dead.Load() {
 		return
 	}
+	bytes := 0
 	for _, f := range batch {
 		typ := websocket.MessageText
 		if f.Binary {
@@ -198,6 +201,10 @@ func (c *Conn) write(batch []protocol.Frame) {
 			_ = c.ws.CloseNow()
 			return
 		}
+		bytes += len(f.Data)
+	}
+	if c.opts.OnWrite != nil {
+		c.opts.OnWrite(len(batch), bytes)
 	}
 }
 
