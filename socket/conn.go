@@ -35,6 +35,7 @@ type conn struct {
 	transport string
 	log       *slog.Logger
 	started   time.Time
+	limits    *limits     // Options.Limits; nil: none. The reader's.
 	group     workq.Group // The channels' goroutines.
 
 	mu       sync.Mutex // Protects the following.
@@ -48,7 +49,8 @@ type conn struct {
 var _ chanrt.Conn = (*conn)(nil)
 
 func newConn(s *Server, ser protocol.Serializer, assigns map[string]any, id, transportName string) *conn {
-	c := &conn{srv: s, ser: ser, assigns: assigns, id: id, transport: transportName, log: s.log, started: time.Now()}
+	c := &conn{srv: s, ser: ser, assigns: assigns, id: id, transport: transportName, log: s.log, started: time.Now(),
+		limits: newLimits(s.opts.Limits)}
 	if id != "" {
 		c.log = c.log.With("socket_id", id)
 	}
@@ -218,11 +220,12 @@ func (c *conn) dispatch(m *protocol.Message) {
 		c.reply(protocol.Null, m, "ok", emptyResponse)
 		return
 	}
+	if c.limits != nil && !c.allow(m) {
+		return
+	}
 	var ch *chanrt.Channel
 	if !m.TopicJSON { // A topic that is not a string matches no channel.
-		c.mu.Lock()
-		ch = c.channels[m.Topic]
-		c.mu.Unlock()
+		ch = c.channel(m.Topic)
 	}
 	if ch == nil {
 		switch m.Event {
@@ -255,6 +258,13 @@ func (c *conn) dispatch(m *protocol.Message) {
 			ch.HandleIn(*m)
 		}
 	}
+}
+
+// channel returns the channel of topic, or nil.
+func (c *conn) channel(topic string) *chanrt.Channel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.channels[topic]
 }
 
 // join handles a phx_join for a topic with no channel (docs/protocol.md,

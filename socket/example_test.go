@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -433,4 +434,51 @@ func ExampleServer_longPollAcrossNodes() {
 	// open on a: 410
 	// join through b: 200
 	// poll through b: 200 [["1","1","room:42","phx_reply",{"status":"ok","response":{}}]]
+}
+
+// errTooMany is what Connect returns for a client address over its rate.
+var errTooMany = errors.New("too many connections from this address")
+
+// A connect-rate limit per client address: Connect refuses with an error
+// of the application's, and ErrorHandler turns it into 429, as a Phoenix
+// app does with its error_handler. (Options.Limits bounds what each
+// connection sends once connected.)
+func ExampleOptions_connectRateLimit() {
+	var mu sync.Mutex
+	seen := map[string]int{} // connections per address; a real app decays it
+	srv, err := socket.New(&socket.Options{
+		Connect: func(_ context.Context, _ socket.Params, info *socket.ConnectInfo) (map[string]any, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[info.PeerAddress]++
+			if seen[info.PeerAddress] > 2 {
+				return nil, errTooMany
+			}
+			return nil, nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			if errors.Is(err, errTooMany) {
+				w.Header().Set("Retry-After", "10")
+				http.Error(w, err.Error(), http.StatusTooManyRequests)
+				return
+			}
+			w.WriteHeader(http.StatusForbidden)
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	for range 3 {
+		r := httptest.NewRequest("GET", "http://example.com/socket/websocket?vsn=2.0.0", nil)
+		r.RemoteAddr = "203.0.113.7:50000"
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		fmt.Println(w.Code) // A plain GET: 400 once Connect accepts (no upgrade), 429 when refused.
+	}
+	// Output:
+	// 400
+	// 400
+	// 429
 }

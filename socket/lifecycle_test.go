@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/telemetry"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -340,4 +342,53 @@ func TestShutdownNotHeldByStalledClient(t *testing.T) {
 		t.Fatalf("the stalled client's channel: Terminate reasons %v", got)
 	}
 	expectClosed(healthy, m, websocket.StatusServiceRestart)
+}
+
+// Shutdown drains: the closes are spread at BatchSize per BatchInterval,
+// every channel's Terminate runs, and nothing is left running.
+func TestShutdownDrainsInBatches(t *testing.T) {
+	t.Parallel()
+	rec := &hookRecorder{}
+	var mu sync.Mutex
+	var closedAt []time.Time
+	hooks := rec.hooks()
+	hooks.Disconnect = func(telemetry.DisconnectEvent) {
+		mu.Lock()
+		closedAt = append(closedAt, time.Now())
+		mu.Unlock()
+	}
+	s := newServer(t, &socket.Options{
+		Hooks: hooks,
+		Drain: &socket.DrainOptions{BatchSize: 10, BatchInterval: 100 * time.Millisecond},
+	})
+	m := modes[1]
+	const n = 40
+	clients := make([]*wstest.Client, n)
+	for i := range clients {
+		clients[i] = s.dial(t, m, "")
+		joinOK(t, clients[i], m, "room:drain", "")
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(closedAt) != n {
+		t.Fatalf("%d connections ended, want %d", len(closedAt), n)
+	}
+	first, last := closedAt[0].Sub(start), closedAt[n-1].Sub(start)
+	// 40 closes at 10 per 100 ms: spread over about 390 ms.
+	if first > 100*time.Millisecond || last < 300*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("closes from %v to %v, Shutdown took %v; want them spread over about 400 ms", first, last, took)
+	}
+	if got := s.rec.terminations("room:drain"); len(got) != n {
+		t.Fatalf("%d Terminates, want %d", len(got), n)
+	}
+	for _, c := range clients {
+		expectClosed(c, m, websocket.StatusServiceRestart)
+	}
 }

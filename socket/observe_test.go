@@ -40,6 +40,7 @@ func (h *hookRecorder) hooks() *telemetry.Hooks {
 		DecodeError:     func(e telemetry.DecodeErrorEvent) { h.add(e) },
 		ChannelCrash:    func(e telemetry.ChannelCrashEvent) { h.add(e) },
 		LongPollSession: func(e telemetry.LongPollSessionEvent) { h.add(e) },
+		RateLimited:     func(e telemetry.RateLimitEvent) { h.add(e) },
 		FramesIn:        func(e telemetry.FramesEvent) { h.add(e) },
 		FramesOut:       func(e telemetry.FramesEvent) { h.add(e) },
 	}

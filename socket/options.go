@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/telemetry"
@@ -82,8 +83,47 @@ type Options struct {
 	// defaults of [LogOptions].
 	Log *LogOptions
 
+	// Limits bounds the pushes and joins per second of one connection
+	// (beyond Phoenix). nil means no limits.
+	Limits *LimitOptions
+
+	// Drain sets how Shutdown closes the open connections. nil means
+	// Phoenix's drainer defaults.
+	Drain *DrainOptions
+
 	// Hooks are told of every lifecycle event of the server's connections
 	// and channels (package telemetry), e.g. to count them in Prometheus.
 	// nil means none; a nil hook costs nothing.
 	Hooks *telemetry.Hooks
+}
+
+// DrainOptions sets how [Server.Shutdown] closes the open connections,
+// as Phoenix's drainer does. The zero value uses every default.
+type DrainOptions struct {
+	// BatchSize is how many connections are closed per BatchInterval,
+	// the closes spread evenly over it. Zero means 10,000 (Phoenix's
+	// batch_size); negative closes them all at once.
+	BatchSize int
+	// BatchInterval: zero means 2 s (Phoenix's batch_interval).
+	BatchInterval time.Duration
+	// Timeout bounds the whole drain: when it passes, the connections
+	// still open are cut. Zero means 30 s (Phoenix's shutdown).
+	Timeout time.Duration
+}
+
+func (d *DrainOptions) withDefaults() DrainOptions {
+	var c DrainOptions
+	if d != nil {
+		c = *d
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 10_000
+	}
+	if c.BatchInterval <= 0 {
+		c.BatchInterval = 2 * time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return c
 }

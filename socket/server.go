@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ type Server struct {
 	log    *slog.Logger
 	routes []route
 	lp     *longPoll // nil when long-poll is off.
+	drain  DrainOptions
 
 	// group owns every goroutine the Server starts: one per connection,
 	// the long-poll sessions' and forwarded requests'. Shutdown waits
@@ -75,7 +77,8 @@ func New(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, hooks: o.Hooks, logc: newLogConfig(o.Log), ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
+	s := &Server{opts: o, hooks: o.Hooks, logc: newLogConfig(o.Log), drain: o.Drain.withDefaults(),
+		ps: o.PubSub, origin: origin, log: o.Logger, conns: make(map[*conn]struct{})}
 	if s.ps == nil {
 		if s.ps, err = pubsub.New(context.Background(), &pubsub.Options{Logger: o.Logger}); err != nil {
 			return nil, err
@@ -172,19 +175,27 @@ func (s *Server) Disconnect(ctx context.Context, id string) error {
 // ErrServerClosed is answered to connections attempted after Shutdown.
 var ErrServerClosed = errors.New("socket: server closed")
 
-// Shutdown stops accepting connections, closes every open one with close
-// code 1012 (service restart: phoenix.js reconnects, normally to another
-// node) and waits until they have ended, their channels' Terminate
-// included, and every goroutine the Server started has returned. A client
-// that does not read is cut after the stall timeout
-// (transport.WebSocketOptions.StallTimeout) rather than waited for. When
-// ctx ends first, Shutdown cuts the connections still open at once and
-// returns an error wrapping ctx.Err().
+// Shutdown stops accepting connections, then drains the open ones as
+// Phoenix's drainer does: it closes them with close code 1012 (service
+// restart: phoenix.js reconnects, normally to another node) at most
+// [DrainOptions].BatchSize per BatchInterval, spread evenly, so that the
+// other nodes behind a load balancer absorb the reconnections gradually;
+// long-poll sessions end and their clients reconnect on their next poll.
+// It then waits until every connection has ended, their channels'
+// Terminate included, and every goroutine the Server started has
+// returned. A client that does not read is cut after the stall timeout
+// (transport.WebSocketOptions.StallTimeout) rather than waited for.
+//
+// When ctx ends, or the drain's Timeout passes, first, Shutdown cuts the
+// connections still open at once; if ctx ended it returns an error
+// wrapping ctx.Err(). It logs, at Info, how many connections it closed
+// and how the closes were spread.
 //
 // Shutdown is idempotent, and may be registered with
 // http.Server.RegisterOnShutdown, which does not see hijacked connections.
 // A PubSub that New made is closed; one given in Options is not.
 func (s *Server) Shutdown(ctx context.Context) error {
+	start := time.Now()
 	s.mu.Lock()
 	s.shutdown = true
 	conns := s.connList()
@@ -192,17 +203,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.lp != nil {
 		s.unsubscribeRemote()
 	}
-	for _, c := range conns {
-		c.close(transport.CloseShutdown)
-	}
-	if err := s.group.Wait(ctx); err != nil {
+	d := s.drain
+	budget, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	spread := s.closeAll(budget, conns, d)
+	err := s.group.Wait(budget)
+	if err != nil {
 		s.mu.Lock()
 		conns = s.connList()
 		s.mu.Unlock()
 		for _, c := range conns {
 			c.abort()
 		}
-		return fmt.Errorf("socket: shutdown: %w", err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("socket: shutdown: %w", ctx.Err())
+		}
+		s.log.Warn("shutdown: drain timeout passed; connections still open were cut", "timeout", d.Timeout, "cut", len(conns))
+		err = s.group.Wait(ctx)
+		if err != nil {
+			return fmt.Errorf("socket: shutdown: %w", err)
+		}
+	}
+	if len(spread) > 0 {
+		s.log.Info("shutdown: drained "+strconv.Itoa(len(spread))+" connections in "+time.Since(start).Round(time.Millisecond).String(),
+			"first_close", spread[0].Round(time.Microsecond), "median_close", spread[len(spread)/2].Round(time.Microsecond),
+			"last_close", spread[len(spread)-1].Round(time.Microsecond),
+			"batch_size", d.BatchSize, "batch_interval", d.BatchInterval)
 	}
 	s.group.Close()
 	if s.ownPS {
@@ -210,6 +236,44 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// closeAll closes conns with CloseShutdown at most d.BatchSize per
+// d.BatchInterval, spread over ticks of drainTick, and returns when each
+// close was asked for, counted from the call. When ctx ends it closes the
+// rest at once.
+func (s *Server) closeAll(ctx context.Context, conns []*conn, d DrainOptions) []time.Duration {
+	start := time.Now()
+	at := make([]time.Duration, 0, len(conns))
+	perTick := len(conns)
+	if d.BatchSize > 0 && d.BatchInterval > 0 {
+		perTick = max(1, int(int64(d.BatchSize)*int64(drainTick)/int64(d.BatchInterval)))
+	}
+	var tick *time.Ticker
+	for len(conns) > 0 {
+		n := min(perTick, len(conns))
+		for _, c := range conns[:n] {
+			c.close(transport.CloseShutdown)
+			at = append(at, time.Since(start))
+		}
+		conns = conns[n:]
+		if len(conns) == 0 {
+			break
+		}
+		if tick == nil {
+			tick = time.NewTicker(drainTick)
+			defer tick.Stop()
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			perTick = len(conns) // The rest at once.
+		}
+	}
+	return at
+}
+
+// drainTick is how often a draining Shutdown closes its next connections.
+const drainTick = 10 * time.Millisecond
 
 // connList returns the open connections. s.mu must be held.
 func (s *Server) connList() []*conn {

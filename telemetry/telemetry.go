@@ -53,6 +53,9 @@ type Hooks struct {
 	ChannelCrash func(ChannelCrashEvent)
 	// LongPollSession: a long-poll session started or ended.
 	LongPollSession func(LongPollSessionEvent)
+	// RateLimited: a connection passed a rate limit of
+	// socket.Options.Limits; called once per episode, when it starts.
+	RateLimited func(RateLimitEvent)
 	// FramesIn: frames received from a client (one call per frame).
 	FramesIn func(FramesEvent)
 	// FramesOut: frames written to a client (one call per write batch, or
@@ -168,4 +171,12 @@ type FramesEvent struct {
 	Transport string
 	Frames    int
 	Bytes     int
+}
+
+// RateLimitEvent describes a connection that passed a rate limit.
+type RateLimitEvent struct {
+	Transport string
+	SocketID  string
+	Limit     string // "messages" or "joins"
+	Closed    bool   // the connection was closed, rather than the message refused
 }

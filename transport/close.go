@@ -34,6 +34,10 @@ var (
 	// stall timeout (WebSocketOptions.StallTimeout). The connection is
 	// cut without a close frame.
 	CloseStalled = CloseReason{1008, "stalled"}
+	// CloseRateLimited: the client passed a rate limit of
+	// socket.Options.Limits set to close (1008, policy violation;
+	// phoenix.js reconnects).
+	CloseRateLimited = CloseReason{1008, "rate limited"}
 	// CloseInactive: a long-poll session had no poll for 1.5 poll windows
 	// (Phoenix's {:shutdown, :inactive}). There is no close frame to send.
 	CloseInactive = CloseReason{1000, "inactive"}
