@@ -89,6 +89,17 @@ func (c *conn) start() {
 	}
 }
 
+// unsubscribeID ends the socket id's subscription.
+func (c *conn) unsubscribeID() {
+	c.mu.Lock()
+	idSub := c.idSub
+	c.idSub = nil
+	c.mu.Unlock()
+	if idSub != nil {
+		idSub.Unsubscribe()
+	}
+}
+
 // close asks the transport to close with reason.
 func (c *conn) close(reason transport.CloseReason) {
 	c.mu.Lock()
@@ -123,14 +134,11 @@ func (c *conn) end(reason transport.CloseReason) {
 	case transport.CloseShutdown:
 		why = channel.ErrShutdown
 	}
+	c.unsubscribeID()
 	c.mu.Lock()
 	chans := c.channels
 	c.channels = nil
-	idSub := c.idSub
 	c.mu.Unlock()
-	if idSub != nil {
-		idSub.Unsubscribe()
-	}
 	for _, ch := range chans {
 		ch.Stop(why)
 	}

@@ -392,3 +392,19 @@ func TestShutdownDrainsInBatches(t *testing.T) {
 		expectClosed(c, m, websocket.StatusServiceRestart)
 	}
 }
+
+// A Disconnect made as soon as a client is connected reaches it: the
+// socket id is subscribed before the upgrade completes.
+func TestDisconnectRightAfterConnect(t *testing.T) {
+	t.Parallel()
+	m := modes[1]
+	s := newServer(t, idOptions())
+	for i := range 20 {
+		id := "u" + string(rune('a'+i))
+		c := s.dial(t, m, "user_id="+id)
+		if err := s.Disconnect(context.Background(), "user_socket:"+id); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(c, m, websocket.StatusGoingAway)
+	}
+}

@@ -69,8 +69,13 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if s.opts.WebSocket != nil {
 		opts.WebSocketOptions = *s.opts.WebSocket
 	}
+	// The socket id is subscribed before the upgrade completes, so that a
+	// Disconnect made as soon as the client is connected reaches it (a
+	// close that comes before attach is applied by attach).
+	c.start()
 	conn, err := ws.Accept(w, r, opts)
 	if err != nil {
+		c.unsubscribeID()
 		s.remove(c)
 		s.log.Debug("websocket upgrade failed", "err", err)
 		return
@@ -83,7 +88,6 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// add counted the connection in s.group, so this Go is never refused.
 	s.group.Go(func() {
 		defer s.remove(c)
-		c.start()
 		c.end(conn.Run(c.handleFrame))
 	})
 }

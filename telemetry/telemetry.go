@@ -63,14 +63,22 @@ type Hooks struct {
 	FramesOut func(FramesEvent)
 }
 
+// The transports, as events name them.
+const (
+	TransportWebSocket = "websocket"
+	TransportLongPoll  = "longpoll"
+)
+
 // ConnectEvent describes a connection attempt.
 type ConnectEvent struct {
-	Transport string // "websocket" or "longpoll"
+	Transport string // TransportWebSocket or TransportLongPoll
 	Vsn       string // the serializer's version, "1.0.0" or "2.0.0"; "" when refused before
 	SocketID  string // Options.ID's result, "" when anonymous or refused
 	// Status is the HTTP status the attempt was answered with: 101
-	// (WebSocket upgrade) or 200 (long-poll session) when accepted, 403
-	// when refused (origin, vsn, Connect), 503 after Shutdown.
+	// (WebSocket upgrade) or 200 (long-poll session) when accepted; 403
+	// when refused (origin, subprotocol, vsn, Connect), 400 for a plain
+	// GET of <mount>/websocket that Connect accepted, 503 after Shutdown,
+	// and 0 when Options.ErrorHandler wrote the answer.
 	Status   int
 	Duration time.Duration // the handshake, the Connect callback included
 }
@@ -173,10 +181,16 @@ type FramesEvent struct {
 	Bytes     int
 }
 
+// The rate limits, as RateLimitEvent names them.
+const (
+	LimitMessages = "messages"
+	LimitJoins    = "joins"
+)
+
 // RateLimitEvent describes a connection that passed a rate limit.
 type RateLimitEvent struct {
 	Transport string
 	SocketID  string
-	Limit     string // "messages" or "joins"
+	Limit     string // LimitMessages or LimitJoins
 	Closed    bool   // the connection was closed, rather than the message refused
 }

@@ -10,7 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pyrehq/pyre/channel"
+	pyreprom "github.com/pyrehq/pyre/metrics/prometheus"
 	"github.com/pyrehq/pyre/presence"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -25,17 +29,22 @@ type Chat struct {
 	presence *presence.Tracker
 }
 
-// NewChat mounts the socket at /socket, the page at / and phoenix.js at
-// /vendor/phoenix.mjs. Messages and presence go through ps, which may span
-// several nodes; Shutdown closes it.
+// NewChat mounts the socket at /socket, the page at /, phoenix.js at
+// /vendor/phoenix.mjs and the socket's Prometheus metrics at /metrics.
+// Messages and presence go through ps, which may span several nodes;
+// Shutdown closes it.
 func NewChat(ps *pubsub.PubSub, logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
 	tracker, err := presence.New(ps, &presence.Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
+	metrics := pyreprom.New(nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics)
 	s, err := socket.New(&socket.Options{
 		PubSub: ps,
 		Logger: logger,
+		Hooks:  metrics.Hooks(),
 		Connect: func(_ context.Context, params socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
 			name := strings.TrimSpace(params.Get("user"))
 			if name == "" || utf8.RuneCountInString(name) > 32 {
@@ -51,6 +60,7 @@ func NewChat(ps *pubsub.PubSub, logger *slog.Logger, staticDir, phoenixJS string
 	s.Channel("room:*", func() channel.Handler { return &Room{presence: tracker} })
 	mux := http.NewServeMux()
 	mux.Handle("/socket/", s)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /vendor/phoenix.mjs", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		http.ServeFile(w, r, phoenixJS)
