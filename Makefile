@@ -4,7 +4,7 @@ FUZZTIME ?= 5s
 # Every Go module of the repository: the core, the adapters and the
 # examples, each with its own go.mod (client libraries stay out of the
 # core's).
-MODULES := . pubsub/redis pubsub/nats examples
+MODULES := . pubsub/redis pubsub/nats metrics/prometheus examples
 
 .PHONY: run cluster test check test-go fuzz test-interop test-browser bench
 
@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzV2Decode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzV2BinaryDecode$$' -fuzztime=$(FUZZTIME) ./protocol/
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenVerify$$' -fuzztime=$(FUZZTIME) ./internal/longpoll/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./token/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/etf/
 	cd pubsub/redis && $(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) .
 	cd pubsub/nats && $(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) .
 

@@ -21,6 +21,7 @@ import (
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/token"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -273,6 +274,55 @@ func Example_authToken() {
 	// Output:
 	// token "s3cret"
 	// subprotocol phoenix
+}
+
+// Connect verifies a Phoenix.Token, as a Phoenix UserSocket's connect/3
+// does with Phoenix.Token.verify(socket, "user socket", token, max_age:
+// 86400): the page got the token from the server that rendered it (a Go
+// handler, or a Phoenix app sharing the secret_key_base), and the user id
+// in it is assigned to the connection. A missing, forged or expired token
+// is refused with 403.
+func ExampleOptions_phoenixToken() {
+	secretKeyBase := []byte("the secret_key_base shared with the Phoenix app, 64 bytes or so..")
+	signer, err := token.NewSigner(secretKeyBase, "user socket", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, _ := socket.New(&socket.Options{
+		Connect: func(_ context.Context, params socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
+			userID, err := signer.Verify(params.Get("token"), &token.VerifyOptions{MaxAge: 24 * time.Hour})
+			if err != nil {
+				return nil, socket.ErrRefused
+			}
+			return map[string]any{"user_id": userID}, nil
+		},
+	})
+	srv.Channel("room:*", func() channel.Handler { return &Room{} })
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// What the page renders for user 42 (Phoenix.Token.sign(conn, "user socket", 42)).
+	tok, err := signer.Sign(42, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ws, _, err := websocket.Dial(ctx, exURL(ts.URL, "&token="+tok), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("signed token: connected")
+	ws.Close(websocket.StatusNormalClosure, "")
+
+	_, resp, err := websocket.Dial(ctx, exURL(ts.URL, "&token=SFMyNTY.forged.token"), nil)
+	fmt.Println("forged token:", err != nil, resp.StatusCode)
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// signed token: connected
+	// forged token: true 403
 }
 
 // exClient is a bare Phoenix V2 wire client for these examples: it sends

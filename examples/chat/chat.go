@@ -19,6 +19,7 @@ import (
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/token"
 )
 
 // Chat serves the page, phoenix.js and the socket.
@@ -29,11 +30,20 @@ type Chat struct {
 	presence *presence.Tracker
 }
 
+// tokenSalt is the salt of the chat's user tokens (Phoenix.Token's).
+const tokenSalt = "user socket"
+
 // NewChat mounts the socket at /socket, the page at /, phoenix.js at
-// /vendor/phoenix.mjs and the socket's Prometheus metrics at /metrics.
-// Messages and presence go through ps, which may span several nodes;
-// Shutdown closes it.
-func NewChat(ps *pubsub.PubSub, logger *slog.Logger, staticDir, phoenixJS string) (*Chat, error) {
+// /vendor/phoenix.mjs, the token endpoint at /token and the socket's
+// Prometheus metrics at /metrics. Messages and presence go through ps,
+// which may span several nodes; Shutdown closes it. secret signs the user
+// tokens (Phoenix's secret_key_base): every node of a chat needs the same
+// one, at least 20 bytes.
+func NewChat(ps *pubsub.PubSub, logger *slog.Logger, secret []byte, staticDir, phoenixJS string) (*Chat, error) {
+	signer, err := token.NewSigner(secret, tokenSalt, nil)
+	if err != nil {
+		return nil, err
+	}
 	tracker, err := presence.New(ps, &presence.Options{Logger: logger})
 	if err != nil {
 		return nil, err
@@ -45,9 +55,17 @@ func NewChat(ps *pubsub.PubSub, logger *slog.Logger, staticDir, phoenixJS string
 		PubSub: ps,
 		Logger: logger,
 		Hooks:  metrics.Hooks(),
+		// The page gets a token from /token and connects with it, as a
+		// Phoenix page gets one signed with Phoenix.Token: the name comes
+		// from the token, which only this server (or a node sharing its
+		// secret) can sign.
 		Connect: func(_ context.Context, params socket.Params, _ *socket.ConnectInfo) (map[string]any, error) {
-			name := strings.TrimSpace(params.Get("user"))
-			if name == "" || utf8.RuneCountInString(name) > 32 {
+			data, err := signer.Verify(params.Get("token"), &token.VerifyOptions{MaxAge: 24 * time.Hour})
+			if err != nil {
+				return nil, socket.ErrRefused
+			}
+			name, ok := data.(string)
+			if !ok || !validName(name) {
 				return nil, socket.ErrRefused
 			}
 			return map[string]any{"user": name}, nil
@@ -61,6 +79,22 @@ func NewChat(ps *pubsub.PubSub, logger *slog.Logger, staticDir, phoenixJS string
 	mux := http.NewServeMux()
 	mux.Handle("/socket/", s)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		// A real app signs the name of the user it has authenticated; the
+		// demo signs the name the page asks for.
+		name := strings.TrimSpace(r.FormValue("name"))
+		if !validName(name) {
+			http.Error(w, "a name of 1 to 32 characters, please", http.StatusBadRequest)
+			return
+		}
+		t, err := signer.Sign(name, nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"token": t})
+	})
 	mux.HandleFunc("GET /vendor/phoenix.mjs", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		http.ServeFile(w, r, phoenixJS)
@@ -75,6 +109,11 @@ func (c *Chat) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHT
 // PubSub.
 func (c *Chat) Shutdown(ctx context.Context) error {
 	return errors.Join(c.socket.Shutdown(ctx), c.presence.Shutdown(ctx), c.ps.Close(ctx))
+}
+
+// validName reports whether name may be a chat name.
+func validName(name string) bool {
+	return name != "" && utf8.RuneCountInString(name) <= 32
 }
 
 // Room is a chat room: every message pushed as new_msg is broadcast to the

@@ -16,7 +16,21 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pyrehq/pyre/pubsub"
+	"github.com/pyrehq/pyre/token"
 )
+
+// testSecret signs the tests' user tokens.
+var testSecret = []byte("a test secret of more than twenty bytes")
+
+// userToken signs name as the chat's /token does.
+func userToken(t *testing.T, name string) string {
+	t.Helper()
+	tok, err := token.Sign(testSecret, tokenSalt, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -41,7 +55,7 @@ func TestChatBroadcastsMessages(t *testing.T) {
 	if err := os.WriteFile(js, []byte("export {}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	chat, err := NewChat(newPubSub(t), slog.New(slog.DiscardHandler), dir, js)
+	chat, err := NewChat(newPubSub(t), slog.New(slog.DiscardHandler), testSecret, dir, js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +74,18 @@ func TestChatBroadcastsMessages(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?user=alice&vsn=2.0.0"
+	// The page's way in: a token for the name from /token.
+	resp, err = http.PostForm(srv.URL+"/token", map[string][]string{"name": {"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ Token string }
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || tok.Token == "" {
+		t.Fatalf("/token: %d %v %+v", resp.StatusCode, err, tok)
+	}
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0&token=" + tok.Token
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +130,25 @@ func TestChatBroadcastsMessages(t *testing.T) {
 		}
 	}
 
-	_, resp, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/socket/websocket?vsn=2.0.0", nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("connect without a name: err %v, resp %v; want 403", err, resp)
+	// No token, a name in place of one, a token signed with another
+	// secret: each is refused with 403.
+	other, err := token.Sign([]byte("another secret of twenty bytes or more"), tokenSalt, "mallory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, query := range []string{"", "&user=mallory", "&token=" + other} {
+		_, resp, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/socket/websocket?vsn=2.0.0"+query, nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("connect with %q: err %v, resp %v; want 403", query, err, resp)
+		}
+	}
+	resp, err = http.PostForm(srv.URL+"/token", map[string][]string{"name": {strings.Repeat("x", 33)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("/token for a 33-character name: %d, want 400", resp.StatusCode)
 	}
 }
 
@@ -129,7 +170,7 @@ func payloadOf(t *testing.T, frame, prefix string, v any) {
 
 func TestChatShowsWhoIsOnline(t *testing.T) {
 	dir := t.TempDir()
-	chat, err := NewChat(newPubSub(t), slog.New(slog.DiscardHandler), dir, filepath.Join(dir, "phoenix.mjs"))
+	chat, err := NewChat(newPubSub(t), slog.New(slog.DiscardHandler), testSecret, dir, filepath.Join(dir, "phoenix.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +181,7 @@ func TestChatShowsWhoIsOnline(t *testing.T) {
 	defer cancel()
 
 	dial := func(user string) (*websocket.Conn, func() string) {
-		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0&user=" + user
+		url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket/websocket?vsn=2.0.0&token=" + userToken(t, user)
 		ws, _, err := websocket.Dial(ctx, url, nil)
 		if err != nil {
 			t.Fatal(err)

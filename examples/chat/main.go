@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,7 +36,13 @@ func run() error {
 	phoenixJS := flag.String("phoenix", "node_modules/phoenix/priv/static/phoenix.mjs", "phoenix.js ES module (installed by npm ci)")
 	pubsubURL := flag.String("pubsub", "", "join a cluster through redis://HOST:PORT[/DB] or nats://HOST:PORT (default: this node alone)")
 	node := flag.String("node", "", "this node's name in the cluster (default: a random name)")
+	secret := flag.String("secret", "", "secret that signs the user tokens, the same on every node of a cluster, at least 20 bytes (default: random)")
 	flag.Parse()
+	key := []byte(*secret)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
 	if _, err := os.Stat(*phoenixJS); err != nil {
 		return fmt.Errorf("phoenix.js not found (run `npm ci` at the repository root): %w", err)
 	}
@@ -46,7 +53,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	chat, err := NewChat(ps, logger, *static, *phoenixJS)
+	chat, err := NewChat(ps, logger, key, *static, *phoenixJS)
 	if err != nil {
 		return err
 	}

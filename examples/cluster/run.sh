@@ -53,9 +53,11 @@ pids+=($!)
 echo "cluster: building examples/chat"
 (cd examples && go build -o "$tmp/chat" ./chat)
 
+# Every node verifies the tokens any node signs: one secret for all.
+secret="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')"
 for i in "${!ports[@]}"; do
   n=$((i + 1))
-  "$tmp/chat" -addr "127.0.0.1:${ports[$i]}" -pubsub "$url" -node "node-$n" >"$tmp/chat-$n.log" 2>&1 &
+  "$tmp/chat" -addr "127.0.0.1:${ports[$i]}" -pubsub "$url" -node "node-$n" -secret "$secret" >"$tmp/chat-$n.log" 2>&1 &
   pids+=($!)
 done
 for i in "${!ports[@]}"; do

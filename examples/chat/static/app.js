@@ -83,8 +83,17 @@ function join(name) {
   setNotice("");
   setStatus("connecting…", "connecting");
 
+  // The server signs a token for the name (Phoenix.Token's format);
+  // the socket connects with it.
+  fetch("/token", { method: "POST", body: new URLSearchParams({ name }) })
+    .then((resp) => (resp.ok ? resp.json() : Promise.reject(new Error(`token: HTTP ${resp.status}`))))
+    .then(({ token }) => connect(token))
+    .catch(() => reset("could not get a token: the server refused the name or is down"));
+}
+
+function connect(token) {
   let everJoined = false;
-  socket = new Socket("/socket", { params: { user: name } });
+  socket = new Socket("/socket", { params: { token } });
   socket.onError(() => {
     if (!everJoined) {
       reset("could not connect: the server refused the name or is down");

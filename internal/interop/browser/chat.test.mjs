@@ -53,8 +53,8 @@ describe("chat page in headless Chromium", () => {
     await p.page.click("#join");
     await p.page.waitForFunction(() => document.querySelector("#status")?.textContent.trim() === "joined", null, { timeout: STEP_MS });
     assert.ok(
-      p.sockets.some((u) => new URL(u).pathname === "/socket/websocket" && new URL(u).searchParams.get("user") === p.name && new URL(u).searchParams.get("vsn") === "2.0.0"),
-      `${p.name}: expected a WebSocket to /socket/websocket?user=${p.name}&vsn=2.0.0, saw ${JSON.stringify(p.sockets)}`,
+      p.sockets.some((u) => new URL(u).pathname === "/socket/websocket" && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(new URL(u).searchParams.get("token") ?? "") && new URL(u).searchParams.get("vsn") === "2.0.0"),
+      `${p.name}: expected a WebSocket to /socket/websocket?token=<a signed token>&vsn=2.0.0, saw ${JSON.stringify(p.sockets)}`,
     );
   }
 
