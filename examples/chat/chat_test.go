@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/pyrehq/pyre/channeltest"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/token"
 )
@@ -220,4 +221,56 @@ func TestChatShowsWhoIsOnline(t *testing.T) {
 	if len(diff.Leaves["bob"].Metas) != 1 || len(diff.Joins) != 0 {
 		t.Fatalf("alice saw %+v, want bob's leave", diff)
 	}
+}
+
+// The room's rules, tested as a Phoenix app tests its channels with
+// Phoenix.ChannelTest: channeltest connects with a signed token, joins,
+// pushes and asserts on replies, pushes, broadcasts and presence.
+func TestRoomRules(t *testing.T) {
+	dir := t.TempDir()
+	ps := newPubSub(t)
+	chat, err := NewChat(ps, slog.New(slog.DiscardHandler), testSecret, dir, filepath.Join(dir, "phoenix.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before Connect, so it runs after the clients have closed.
+	t.Cleanup(func() {
+		if err := chat.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	opts := &channeltest.Options{PubSub: ps}
+	ann := channeltest.Connect(t, chat, map[string]string{"token": userToken(t, "ann")}, opts)
+	lobby := ann.Join("room:lobby", nil)
+	lobby.AssertPresenceState("ann")
+
+	ref := lobby.Push("new_msg", map[string]string{"body": "hi"})
+	lobby.AssertReply(ref, "ok", nil)
+	lobby.AssertBroadcast("new_msg", map[string]string{"user": "ann", "body": "hi"})
+	lobby.AssertPush("new_msg", map[string]string{"user": "ann", "body": "hi"})
+
+	// The name comes from the token, never from the payload.
+	ref = lobby.Push("new_msg", map[string]string{"body": "it's me", "user": "bob"})
+	lobby.AssertReply(ref, "ok", nil)
+	lobby.AssertBroadcast("new_msg", map[string]string{"user": "ann", "body": "it's me"})
+	lobby.AssertPush("new_msg", map[string]string{"user": "ann", "body": "it's me"})
+
+	for _, tc := range []struct {
+		event, body, reason string
+	}{
+		{"new_msg", "  ", "empty message"},
+		{"new_msg", strings.Repeat("é", 2001), "message too long"},
+		{"edit_msg", "hi", "unknown event"},
+	} {
+		ref := lobby.Push(tc.event, map[string]string{"body": tc.body})
+		lobby.AssertReply(ref, "error", map[string]string{"reason": tc.reason})
+		lobby.RefuteBroadcast(tc.event, nil)
+	}
+
+	// A second user sees both, and ann sees bob come and go.
+	bob := channeltest.Connect(t, chat, map[string]string{"token": userToken(t, "bob")}, opts)
+	bob.Join("room:lobby", nil).AssertPresenceState("ann", "bob")
+	lobby.AssertPresenceDiff([]string{"bob"}, nil)
+	bob.Close()
+	lobby.AssertPresenceDiff(nil, []string{"bob"})
 }
