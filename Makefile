@@ -6,7 +6,7 @@ FUZZTIME ?= 5s
 # core's).
 MODULES := . pubsub/redis pubsub/nats metrics/prometheus examples
 
-.PHONY: run cluster test check test-go fuzz test-interop test-browser bench
+.PHONY: run cluster test check test-go fuzz test-interop test-cluster test-browser bench
 
 ## run: install the npm packages the chat page needs and start examples/chat on localhost:4000
 run: node_modules/.package-lock.json
@@ -20,8 +20,8 @@ cluster: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci
 
-## test: every test: format and vet, Go tests with -race, fuzz smoke, Node interop, headless Chromium
-test: node_modules/.package-lock.json check test-go fuzz test-interop test-browser
+## test: every test: format and vet, Go tests with -race, fuzz smoke, Node interop (one node, then three on Redis and on NATS), headless Chromium
+test: node_modules/.package-lock.json check test-go fuzz test-interop test-cluster test-browser
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -43,6 +43,10 @@ fuzz:
 
 test-interop:
 	bash internal/interop/run.sh
+
+## test-cluster: Node interop across three test apps on redis-server, then on nats-server (BROKERS=nats for one)
+test-cluster:
+	bash internal/interop/cluster/run.sh
 
 test-browser:
 	bash internal/interop/browser/run.sh

@@ -54,6 +54,9 @@ func (*RoomChannel) HandleIn(ctx context.Context, s *channel.Socket, in *channel
 		return in.Reply("ok", nil)
 	case "shout":
 		return s.Broadcast(ctx, "shout", in.Payload)
+	case "shout_from":
+		// Everyone but this client gets it as a shout.
+		return s.BroadcastFrom(ctx, "shout", in.Payload)
 	case "echo":
 		return in.Reply("ok", in.Payload)
 	case "error":
