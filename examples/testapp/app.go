@@ -15,6 +15,7 @@ import (
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
 	"github.com/pyrehq/pyre/socket"
+	"github.com/pyrehq/pyre/telemetry"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -29,8 +30,9 @@ type App struct {
 
 // NewApp builds the app that examples/testapp/README.md describes on ps,
 // which it closes at Shutdown. lpSecret signs long-poll session tokens:
-// every node of a cluster needs the same (empty: a random one).
-func NewApp(ps *pubsub.PubSub, lpSecret []byte, logger *slog.Logger) (*App, error) {
+// every node of a cluster needs the same (empty: a random one). hooks, if
+// not nil, are every socket's telemetry hooks.
+func NewApp(ps *pubsub.PubSub, lpSecret []byte, logger *slog.Logger, hooks *telemetry.Hooks) (*App, error) {
 	a := &App{mux: http.NewServeMux(), ps: ps}
 	ws := transport.OriginPolicy{Origins: []string{"//example.com"}}
 	short := &transport.WebSocketOptions{IdleTimeout: 200 * time.Millisecond}
@@ -49,6 +51,7 @@ func NewApp(ps *pubsub.PubSub, lpSecret []byte, logger *slog.Logger) (*App, erro
 		opts := m.opts
 		opts.PubSub = a.ps
 		opts.Logger = logger
+		opts.Hooks = hooks
 		opts.Connect = userConnect(m.info)
 		opts.ID = userID
 		s, err := socket.New(&opts)

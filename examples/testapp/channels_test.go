@@ -19,7 +19,7 @@ func clusterNode(t *testing.T, cluster *pubsub.Cluster, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := NewApp(ps, []byte("cluster secret"), logger)
+	app, err := NewApp(ps, []byte("cluster secret"), logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/pyrehq/pyre/examples/internal/broker"
+	pyreprom "github.com/pyrehq/pyre/metrics/prometheus"
+	"github.com/pyrehq/pyre/telemetry"
 )
 
 func main() {
@@ -39,6 +44,7 @@ func run() error {
 	pubsubURL := flag.String("pubsub", "", "join a cluster through redis://HOST:PORT[/DB] or nats://HOST:PORT (default: this node alone)")
 	node := flag.String("node", "", "this node's name in the cluster (default: a random name)")
 	secret := flag.String("secret", "", "long-poll token secret, the same on every node of a cluster (default: random)")
+	metrics := flag.Bool("metrics", false, "install the Prometheus collector on every socket and serve it at /metrics (for benchmarks)")
 	flag.Parse()
 	level := slog.LevelInfo
 	if *debug {
@@ -52,7 +58,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	app, err := NewApp(ps, []byte(*secret), logger)
+	var hooks *telemetry.Hooks
+	var handler http.Handler
+	if *metrics {
+		collector := pyreprom.New(nil)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collector)
+		hooks = collector.Hooks()
+		handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
+	app, err := NewApp(ps, []byte(*secret), logger, hooks)
 	if err != nil {
 		return err
 	}
@@ -60,9 +75,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var handler http.Handler = app
+	if handler != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", handler)
+		mux.Handle("/", app)
+		handler = mux
+	} else {
+		handler = app
+	}
 	if *pprof {
-		handler = withPprof(app)
+		handler = withPprof(handler)
 	}
 	// Idle keep-alive connections (phoenix.js long-poll publishes) close
 	// after 60 s, as Cowboy's do.
