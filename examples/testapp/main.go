@@ -60,9 +60,10 @@ func run() error {
 	}
 	var hooks *telemetry.Hooks
 	var handler http.Handler
+	var reg *prometheus.Registry
 	if *metrics {
 		collector := pyreprom.New(nil)
-		reg := prometheus.NewRegistry()
+		reg = prometheus.NewRegistry()
 		reg.MustRegister(collector)
 		hooks = collector.Hooks()
 		handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
@@ -105,10 +106,29 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = app.Shutdown(ctx)
+	if reg != nil {
+		// What the collector counts as still open: 0 and 0 once every
+		// connection and channel has ended, Terminate included.
+		logger.Info("open after shutdown", "connections", gaugeSum(reg, "pyre_connections"), "channels", gaugeSum(reg, "pyre_channels"))
+	}
 	if err2 := srv.Shutdown(ctx); err == nil && !errors.Is(err2, http.ErrServerClosed) {
 		err = err2
 	}
 	return err
+}
+
+// gaugeSum is the sum of the gauge name over its labels.
+func gaugeSum(reg *prometheus.Registry, name string) float64 {
+	families, _ := reg.Gather()
+	var sum float64
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // withPprof adds the runtime profiles, which phxbench also reads for the
