@@ -28,6 +28,7 @@ func (f *fakeConn) Serializer() protocol.Serializer     { return protocol.V2 }
 func (f *fakeConn) Transport() string                   { return "fake" }
 func (f *fakeConn) ID() string                          { return "" }
 func (f *fakeConn) ChannelClosed(*chanrt.Channel, bool) {}
+func (f *fakeConn) SlowConsumer()                       { panic("fakeConn: slow consumer") }
 
 func (f *fakeConn) Send(fr protocol.Frame) bool {
 	f.mu.Lock()

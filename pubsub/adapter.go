@@ -9,9 +9,10 @@ import "context"
 //
 // The PubSub calls Start once, from [New], before any other method (if
 // Start fails, nothing else, Close included), and Close once, from
-// [PubSub.Close]; after Close it calls Watch and Unwatch no more, but a Broadcast or DirectBroadcast may still be in progress or
-// start, and must then fail (with [ErrClosed]) rather than panic. Every
-// method may be called concurrently with the others. The package
+// [PubSub.Close]; after Close it calls Watch and Unwatch no more, but a
+// Broadcast or DirectBroadcast may still be in progress or start, and
+// must then fail (with [ErrClosed]) rather than panic. Every method may
+// be called concurrently with the others. The package
 // documentation gives the rules an adapter must follow ("Rules for
 // adapters"); package pubsubtest checks them.
 type Adapter interface {
@@ -57,7 +58,18 @@ type Adapter interface {
 	// A watch takes effect when the broker knows it: broadcasts that reach
 	// the broker before may be missed. An unwatch that has taken effect
 	// stops the topic's broadcasts from reaching recv.
-	Watch(topic string)
+	//
+	// Watch returns a channel that the adapter closes once the watch has
+	// taken effect (a broadcast of topic that reaches the broker after
+	// that reaches recv), or once it knows the broker cannot be reached
+	// at the moment: the watch then takes effect when the broker is back,
+	// and nobody should wait for it meanwhile. nil means the watch has
+	// taken effect already. The adapter closes every channel it returned
+	// by the time Close returns, whatever happened to the watch since
+	// (unwatched, refused by the broker), and never waits for a reader.
+	// [Subscription.Ready] hands the channel to the subscribers of the
+	// topic, and a joining channel waits for it before its join reply.
+	Watch(topic string) <-chan struct{}
 	Unwatch(topic string)
 
 	// Close disconnects the node from the cluster and releases the

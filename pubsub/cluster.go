@@ -124,11 +124,13 @@ func (a *ClusterAdapter) Start(_ context.Context, node string, recv func(*Messag
 	return nil
 }
 
-// Watch implements [Adapter].
-func (a *ClusterAdapter) Watch(topic string) {
+// Watch implements [Adapter]. The watch takes effect before Watch
+// returns, so it returns nil: the topic's subscribers are ready at once.
+func (a *ClusterAdapter) Watch(topic string) <-chan struct{} {
 	a.mu.Lock()
 	a.watched[topic] = struct{}{}
 	a.mu.Unlock()
+	return nil
 }
 
 // Unwatch implements [Adapter].

@@ -47,8 +47,10 @@
 // local subscription of its topic. A subscription made while a broadcast
 // is in flight may or may not get it; a new topic's subscriptions start
 // getting broadcasts from other nodes once the adapter's watch has reached
-// its broker. Subscribing the same Subscriber twice makes two
-// subscriptions, and each message is delivered twice.
+// its broker, which [Subscription.Ready] tells: a channel closed from
+// then on (at once without an adapter, or for a topic already watched).
+// Subscribing the same Subscriber twice makes two subscriptions, and each
+// message is delivered twice.
 //
 // # Rules for adapters
 //
@@ -69,6 +71,13 @@
 //   - queues Watch and Unwatch, which are called in order with a lock held,
 //     and applies them in that order, without blocking and without calling
 //     the PubSub;
+//   - closes the channel Watch returns once the broker has the watch (a
+//     round trip after the subscription, confirmed by the broker), or at
+//     once when it knows the broker cannot be reached (the watch then
+//     takes effect when the broker is back), and by the time Close returns
+//     in any case; nil means the watch has taken effect already. With a
+//     topic watched, unwatched and watched again before a confirmation,
+//     the last channel waits for the last subscription;
 //   - does not call recv after Close returns, nor while holding a lock
 //     that Watch or Unwatch take;
 //   - never makes a broadcast wait long on the broker, whatever ctx says

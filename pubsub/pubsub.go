@@ -127,6 +127,38 @@ type Subscription struct {
 // Topic returns the topic of the subscription.
 func (s *Subscription) Topic() string { return s.topic }
 
+// Ready returns a channel closed once the broadcasts of the topic made on
+// other nodes reach the subscription: once the adapter's watch of the
+// topic on this node has taken effect at the broker ([Adapter.Watch]). A
+// broadcast that reaches the broker after that is delivered. Broadcasts
+// made on this node reach it from Subscribe on.
+//
+// The channel is closed at once without an adapter, for a topic whose
+// watch has taken effect already, and for an ended subscription; it is
+// also closed when the adapter knows its broker cannot be reached (the
+// watch then takes effect when the broker is back), and at the latest
+// when the PubSub is closed. Every subscription of a topic made under one
+// watch shares its channel. Ready allocates nothing.
+//
+// A channel joining a topic waits for Ready before its join reply, so a
+// client that has its reply gets every broadcast made after it, from any
+// node. Ready may be called from any goroutine, except from inside
+// [Subscriber.Deliver].
+func (s *Subscription) Ready() <-chan struct{} {
+	if s == nil {
+		return closedReady
+	}
+	sh := s.ps.shard(s.topic)
+	sh.mu.RLock()
+	ready := sh.ready[s.topic]
+	ended := s.idx < 0
+	sh.mu.RUnlock()
+	if ready == nil || ended {
+		return closedReady
+	}
+	return ready
+}
+
 // Unsubscribe ends the subscription. When it returns, the subscriber is
 // not in a Deliver call for this subscription and will not be called for
 // it again. Ending the last subscription of a topic on this node tells the

@@ -56,8 +56,34 @@ type PubSub struct {
 
 // shard is one part of the topic registry.
 type shard struct {
-	mu     sync.RWMutex       // Protects topics and the idx of their subscriptions.
+	mu     sync.RWMutex       // Protects the following and the idx of the subscriptions.
 	topics map[string][]entry // Never holds an empty list.
+
+	// ready holds, for topics of topics, the channel [Adapter.Watch]
+	// returned while it may not be closed yet: the watch of the topic may
+	// not have taken effect. An entry goes with the topic's last
+	// subscriber, or when a Subscribe finds its channel closed; a topic
+	// without one is ready. Allocated on first use.
+	ready map[string]<-chan struct{}
+}
+
+// closedReady is the Ready channel of the subscriptions whose topic's
+// watch has taken effect: one closed channel for all, so that
+// [Subscription.Ready] allocates nothing.
+var closedReady = func() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// isClosed reports whether c is closed. c is never sent to.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // entry is one subscription in its topic's list. The subscriber is kept
@@ -111,8 +137,9 @@ func (p *PubSub) Node() string { return p.node }
 // Subscribe starts delivering the messages of topic to s, until the
 // returned Subscription is ended with [Subscription.Unsubscribe]. The
 // first subscription of a topic on this node makes the adapter watch it
-// ([Adapter.Watch]); broadcasts from other nodes may take a moment to
-// arrive, as the watch reaches the broker.
+// ([Adapter.Watch]); broadcasts from other nodes arrive once the watch
+// has reached the broker, which [Subscription.Ready] tells. Local
+// broadcasts arrive at once.
 //
 // Each call is a subscription of its own: subscribing the same s twice
 // delivers each message to it twice, as in Phoenix, and each Subscription
@@ -131,10 +158,24 @@ func (p *PubSub) Subscribe(topic string, s Subscriber) (*Subscription, error) {
 	list := sh.topics[topic]
 	sub := &Subscription{ps: p, topic: topic, idx: len(list)}
 	sh.topics[topic] = append(list, entry{s, sub})
-	if len(list) == 0 && p.adapter != nil {
+	switch {
+	case p.adapter == nil:
+	case len(list) == 0:
 		// Under the write lock, so that the adapter sees the Watch and
 		// Unwatch calls of a topic in order.
-		p.adapter.Watch(topic)
+		if ready := p.adapter.Watch(topic); ready != nil {
+			if sh.ready == nil {
+				sh.ready = make(map[string]<-chan struct{})
+			}
+			sh.ready[topic] = ready
+		}
+	default:
+		// A later subscriber shares the watch of the first: forget its
+		// channel once closed, so that a topic watched for long keeps
+		// none.
+		if ready, ok := sh.ready[topic]; ok && isClosed(ready) {
+			delete(sh.ready, topic)
+		}
 	}
 	return sub, nil
 }
@@ -160,6 +201,7 @@ func (p *PubSub) unsubscribe(s *Subscription) {
 	switch {
 	case last == 0:
 		delete(sh.topics, s.topic)
+		delete(sh.ready, s.topic)
 		// After Close the adapter is gone: nothing to unwatch.
 		if p.adapter != nil && !p.closed.Load() {
 			p.adapter.Unwatch(s.topic)

@@ -324,6 +324,78 @@ func TestAdapterCalls(t *testing.T) {
 	}
 }
 
+// Subscription.Ready: closed at once without an adapter and for a watch
+// that took effect in Watch; otherwise the channel of the topic's watch,
+// shared by the subscriptions made under it, until the adapter closes it;
+// a new watch of the topic gets a new channel.
+func TestReady(t *testing.T) {
+	t.Parallel()
+	closed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+
+	alone := newPubSub(t, nil)
+	if sub := subscribe(t, alone, "t", &counter{}); !closed(sub.Ready()) {
+		t.Error("without an adapter: Ready not closed")
+	}
+	instant := newPubSub(t, &pubsub.Options{Adapter: &fakeAdapter{}})
+	if sub := subscribe(t, instant, "t", &counter{}); !closed(sub.Ready()) {
+		t.Error("with an adapter whose Watch returns nil: Ready not closed")
+	}
+	var nilSub *pubsub.Subscription
+	if !closed(nilSub.Ready()) {
+		t.Error("a nil Subscription: Ready not closed")
+	}
+
+	a := &fakeAdapter{readies: map[string][]chan struct{}{}}
+	ps := newPubSub(t, &pubsub.Options{Adapter: a})
+	first := subscribe(t, ps, "t", &counter{})
+	second := subscribe(t, ps, "t", &counter{}) // Before the watch took effect.
+	other := subscribe(t, ps, "u", &counter{})
+	if closed(first.Ready()) || closed(second.Ready()) {
+		t.Fatal("Ready closed before the adapter closed the watch's channel")
+	}
+	if first.Ready() != second.Ready() {
+		t.Error("two subscriptions made under one watch have different Ready channels")
+	}
+	a.confirm("t")
+	if !closed(first.Ready()) || !closed(second.Ready()) {
+		t.Error("Ready not closed after the adapter closed the watch's channel")
+	}
+	if closed(other.Ready()) {
+		t.Error("another topic's Ready closed with t's")
+	}
+	third := subscribe(t, ps, "t", &counter{})
+	if !closed(third.Ready()) {
+		t.Error("a subscription to a topic whose watch took effect: Ready not closed")
+	}
+
+	// Unwatched, then watched again: a new watch, a new channel.
+	first.Unsubscribe()
+	second.Unsubscribe()
+	third.Unsubscribe()
+	again := subscribe(t, ps, "t", &counter{})
+	if closed(again.Ready()) {
+		t.Error("a topic watched again: Ready closed before its new watch took effect")
+	}
+	if !closed(first.Ready()) {
+		t.Error("an ended subscription: Ready not closed")
+	}
+	other.Unsubscribe()
+	if !closed(other.Ready()) {
+		t.Error("an ended subscription whose watch never took effect: Ready not closed")
+	}
+	a.confirm("t")
+	if !closed(again.Ready()) {
+		t.Error("Ready not closed after the new watch took effect")
+	}
+}
+
 func TestNewAdapterStartError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
@@ -447,6 +519,17 @@ func TestAllocs(t *testing.T) {
 	}); n != 1 {
 		t.Errorf("Subscribe and Unsubscribe: %v allocations, want 1", n)
 	}
+	sub := subscribe(t, ps, "t", s)
+	if n := testing.AllocsPerRun(100, func() { <-sub.Ready() }); n != 0 {
+		t.Errorf("Ready without an adapter: %v allocations, want 0", n)
+	}
+	a := &fakeAdapter{readies: map[string][]chan struct{}{}}
+	watched := newPubSub(t, &pubsub.Options{Adapter: a})
+	sub = subscribe(t, watched, "t", s)
+	a.confirm("t")
+	if n := testing.AllocsPerRun(100, func() { <-sub.Ready() }); n != 0 {
+		t.Errorf("Ready of a topic whose watch took effect: %v allocations, want 0", n)
+	}
 }
 
 // fakeAdapter records the calls of its PubSub and checks that Watch and
@@ -462,6 +545,9 @@ type fakeAdapter struct {
 	err     error
 	closed  bool
 	recv    func(*pubsub.Message)
+	// readies holds the ready channels Watch returned, by topic, not
+	// closed yet; nil: Watch returns nil (the watch takes effect at once).
+	readies map[string][]chan struct{}
 }
 
 var _ pubsub.Adapter = (*fakeAdapter)(nil)
@@ -515,8 +601,30 @@ func (a *fakeAdapter) DirectBroadcast(_ context.Context, node string, m *pubsub.
 	return a.err
 }
 
-func (a *fakeAdapter) Watch(topic string)   { a.watch(topic, true) }
+func (a *fakeAdapter) Watch(topic string) <-chan struct{} {
+	a.watch(topic, true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.readies == nil {
+		return nil
+	}
+	ready := make(chan struct{})
+	a.readies[topic] = append(a.readies[topic], ready)
+	return ready
+}
+
 func (a *fakeAdapter) Unwatch(topic string) { a.watch(topic, false) }
+
+// confirm closes the ready channels of topic's watches so far: they have
+// taken effect.
+func (a *fakeAdapter) confirm(topic string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ready := range a.readies[topic] {
+		close(ready)
+	}
+	delete(a.readies, topic)
+}
 
 func (a *fakeAdapter) watch(topic string, on bool) {
 	a.mu.Lock()

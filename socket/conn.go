@@ -22,6 +22,9 @@ type sender interface {
 	// Abort ends the transport at once, dropping what is queued: for a
 	// Shutdown whose context ended.
 	Abort()
+	// SlowConsumer ends the transport as its queue's overflow does
+	// (transport.CloseSlowConsumer).
+	SlowConsumer()
 }
 
 // conn is one client connection: Phoenix's transport process. Inbound
@@ -37,6 +40,7 @@ type conn struct {
 	started   time.Time
 	limits    *limits     // Options.Limits; nil: none. The reader's.
 	group     workq.Group // The channels' goroutines.
+	holdBytes int         // The transport's queue bound (0: its default), for chanrt.Config.HoldBytes.
 
 	mu       sync.Mutex // Protects the following.
 	t        sender
@@ -53,6 +57,14 @@ func newConn(s *Server, ser protocol.Serializer, assigns map[string]any, id, tra
 		limits: newLimits(s.opts.Limits)}
 	if id != "" {
 		c.log = c.log.With("socket_id", id)
+	}
+	switch transportName {
+	case "websocket":
+		if s.opts.WebSocket != nil {
+			c.holdBytes = s.opts.WebSocket.QueueBytes
+		}
+	case "longpoll":
+		c.holdBytes = s.lp.opts.QueueBytes
 	}
 	return c
 }
@@ -72,20 +84,29 @@ func (c *conn) attach(t sender) {
 }
 
 // start subscribes to the socket id topic, whose "disconnect" broadcast
-// closes the connection.
-func (c *conn) start() {
-	if c.id != "" {
-		sub, err := c.srv.ps.Subscribe(c.id, pubsub.SubscriberFunc(func(m *pubsub.Message) {
-			if m.Event == "disconnect" {
-				c.close(transport.CloseDisconnect)
-			}
-		}))
-		if err != nil {
-			c.log.Error("socket id not subscribed: Disconnect will not reach this connection", "err", err)
+// closes the connection, and waits until a Disconnect made on any node
+// reaches it: until the subscription is ready (one broker round trip for
+// a new id on this node), at most chanrt.ReadyTimeout, or until ctx (the
+// handshake's request) ends. The handshake completes after it, so a
+// client that is connected can be disconnected.
+func (c *conn) start(ctx context.Context) {
+	if c.id == "" {
+		return
+	}
+	sub, err := c.srv.ps.Subscribe(c.id, pubsub.SubscriberFunc(func(m *pubsub.Message) {
+		if m.Event == "disconnect" {
+			c.close(transport.CloseDisconnect)
 		}
-		c.mu.Lock()
-		c.idSub = sub
-		c.mu.Unlock()
+	}))
+	if err != nil {
+		c.log.Error("socket id not subscribed: Disconnect will not reach this connection", "err", err)
+	}
+	c.mu.Lock()
+	c.idSub = sub
+	c.mu.Unlock()
+	if err == nil && !chanrt.WaitReady(sub.Ready(), ctx.Done()) && ctx.Err() == nil {
+		c.log.Debug("socket connected before the broker confirmed the subscription of its id: a Disconnect from another node may be missed for a moment",
+			"waited", chanrt.ReadyTimeout)
 	}
 }
 
@@ -158,6 +179,10 @@ func (c *conn) ID() string { return c.id }
 
 // Send implements chanrt.Conn.
 func (c *conn) Send(f protocol.Frame) bool { return c.t.Send(f) }
+
+// SlowConsumer implements chanrt.Conn: the transport is cut as when its
+// queue overflows.
+func (c *conn) SlowConsumer() { c.t.SlowConsumer() }
 
 // ChannelClosed implements chanrt.Conn: the channel ended on its own, so
 // the client is told with phx_close or phx_error.
@@ -307,6 +332,7 @@ func (c *conn) join(m *protocol.Message) {
 		Group:       &c.group,
 		Hooks:       c.srv.hooks,
 		LogHandleIn: c.srv.logc.handleIn,
+		HoldBytes:   c.holdBytes,
 	})
 	start := time.Now()
 	resp, status := ch.Join(m.Payload)

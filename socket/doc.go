@@ -39,7 +39,11 @@
 //     [ErrRefused] answers 403, another error goes to
 //     [Options.ErrorHandler];
 //  6. a request without "Connection: upgrade": 400;
-//  7. the upgrade.
+//  7. with a socket id, the subscription of its topic, and a wait until
+//     it is ready on every node ([pubsub.Subscription.Ready]: one broker
+//     round trip the first time an id is seen on a node, at most 2 s), so
+//     that a connected client can be disconnected from any node;
+//  8. the upgrade.
 //
 // Connect therefore runs for a plain GET too, as in Phoenix.
 //
@@ -67,7 +71,13 @@
 // request's goroutine, before the upgrade. After it, each connection has
 // a reader goroutine that handles the client's frames one at a time, in
 // order. It answers heartbeats and runs [channel.Handler.Join]
-// synchronously: the connection reads nothing else until Join returns.
+// synchronously: the connection reads nothing else until Join returns and
+// the join reply is queued. The reply waits for the channel's
+// subscription to be ready on every node (one broker round trip on the
+// first join of a topic on a node, at most 2 s; nothing while the broker
+// is known down), so a client that has its reply gets every later
+// broadcast, from any node; broadcasts made on the node meanwhile follow
+// the reply, in order, and never wait for the join.
 // Everything else a channel does runs in the channel's own goroutine
 // (see package channel). Frames for the client are queued on the
 // connection and written by a single writer goroutine; nothing that

@@ -294,7 +294,9 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, hadToken boo
 	s.lp.sessions[sid] = sess
 	s.lp.mu.Unlock()
 	c.attach(sess) // A Shutdown that came first closes the session here.
-	c.start()
+	// Before the answer that gives the client its token, as for a
+	// WebSocket's upgrade: a Disconnect from any node then reaches it.
+	c.start(r.Context())
 	s.connected("longpoll", params, ser.Version(), id, http.StatusOK, start, "")
 	if h := s.hooks; h != nil && h.LongPollSession != nil {
 		h.LongPollSession(telemetry.LongPollSessionEvent{SocketID: id, Started: true})

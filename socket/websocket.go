@@ -69,10 +69,11 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if s.opts.WebSocket != nil {
 		opts.WebSocketOptions = *s.opts.WebSocket
 	}
-	// The socket id is subscribed before the upgrade completes, so that a
-	// Disconnect made as soon as the client is connected reaches it (a
-	// close that comes before attach is applied by attach).
-	c.start()
+	// The socket id is subscribed, and the subscription ready on every
+	// node, before the upgrade completes, so that a Disconnect made as
+	// soon as the client is connected reaches it (a close that comes
+	// before attach is applied by attach).
+	c.start(r.Context())
 	conn, err := ws.Accept(w, r, opts)
 	if err != nil {
 		c.unsubscribeID()

@@ -24,6 +24,23 @@ import (
 // channel slows only itself.
 const MaxInbound = 1024
 
+// ReadyTimeout bounds how long a join waits for its topic's subscription
+// to be ready ([pubsub.Subscription.Ready]) before it sends the join
+// reply anyway. The wait is one broker round trip on the first join of a
+// topic on a node (nothing otherwise), and adapters stop it themselves
+// when they know their broker is down; the bound is for a broker that is
+// slow or silently gone, until its adapter notices. 2 s keeps a join well
+// inside phoenix.js's push timeout (10 s), after which the client would
+// give up on the join and send it again, and keeps the connection's
+// reader, which waits with the join as Phoenix's transport does, from
+// stalling for long.
+const ReadyTimeout = 2 * time.Second
+
+// DefaultHoldBytes is the bound of the broadcasts a joining channel holds
+// when Config.HoldBytes is zero: 1 MiB, the default bound of both
+// transports' outbound queues.
+const DefaultHoldBytes = 1 << 20
+
 // Config describes a channel to start; the socket package fills it from a
 // phx_join.
 type Config struct {
@@ -45,6 +62,14 @@ type Config struct {
 	// LogHandleIn is the level of the line logged for each handled push;
 	// LogOff logs none.
 	LogHandleIn slog.Level
+	// HoldBytes bounds the fast-lane broadcasts a channel holds while its
+	// join reply waits for the topic's subscription (Activate), in bytes
+	// of frames; the socket package gives its transport's queue bound.
+	// Passing it cuts the connection as a slow consumer
+	// (Conn.SlowConsumer), as the transport would once the held frames
+	// reached its queue. One frame larger than the bound is held when
+	// nothing else is. Zero means DefaultHoldBytes.
+	HoldBytes int
 }
 
 // LogOff is a log level at which nothing is logged.
@@ -62,8 +87,17 @@ type Channel struct {
 	inbound    chan struct{} // Semaphore of MaxInbound slots for client pushes.
 	mail       *workq.Queue[mail]
 
-	gate   sync.Mutex  // Held while the join reply is being queued.
-	open   atomic.Bool // The join reply is queued: fast-lane frames may follow.
+	// Before the join reply is queued, Deliver holds the fast-lane frames
+	// here; Activate sends them after the reply, in order, and opens the
+	// channel.
+	holdMu    sync.Mutex       // Protects the following, and the change of open.
+	held      []protocol.Frame // Oldest first.
+	heldBytes int
+	overflow  bool          // held passed HoldBytes: dropped, the connection is cut.
+	stopping  bool          // Stop was called: Activate does not wait.
+	abandon   chan struct{} // Made by an Activate that waits, closed by Stop.
+	open      atomic.Bool   // The join reply and the held frames are queued: fast-lane frames go straight to the connection.
+
 	muted  atomic.Bool // Drop this channel's pushes (replaced by a duplicate join).
 	exited atomic.Bool // stop has run: nothing more is handled or delivered.
 	done   atomic.Bool // Terminate has run: pushes are refused.
@@ -107,6 +141,9 @@ var joinCrashed = protocol.JSON([]byte(`{"reason":"join crashed"}`))
 func New(cfg Config) *Channel {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.HoldBytes <= 0 {
+		cfg.HoldBytes = DefaultHoldBytes
 	}
 	c := &Channel{cfg: cfg, joinRef: cfg.JoinRef, inbound: make(chan struct{}, MaxInbound)}
 	if c.joinRef.IsNull() {
@@ -195,23 +232,38 @@ func (c *Channel) Join(payload protocol.Payload) (response protocol.Payload, out
 	return p, telemetry.JoinOK
 }
 
-// Activate completes a successful join: it subscribes to the topic, calls
-// sendReply (which queues the join reply), and only then lets broadcasts and
-// the mailbox run, so the reply is the first frame of the channel.
+// Activate completes a successful join: it subscribes to the topic,
+// waits until broadcasts from other nodes reach the subscription
+// ([pubsub.Subscription.Ready], at most ReadyTimeout, or until Stop),
+// calls sendReply (which queues the join reply), then sends the
+// broadcasts held meanwhile, in order, and only then lets broadcasts and
+// the mailbox run: the reply is the first frame of the channel, and a
+// client that has it gets every later broadcast, from any node.
+//
+// No lock is held while it waits: broadcasts to the topic meanwhile are
+// held by Deliver (bounded by Config.HoldBytes) or, intercepted, wait in
+// the paused mailbox; nobody waits for the channel.
 func (c *Channel) Activate(sendReply func()) {
 	if c.cfg.Hooks != nil && c.cfg.Hooks.Leave != nil {
 		c.joinedAt = time.Now()
 	}
-	c.gate.Lock()
 	sub, err := c.cfg.PubSub.Subscribe(c.cfg.Topic, c)
-	sendReply()
-	c.open.Store(true)
-	c.gate.Unlock()
-	// subMu is not taken under the gate: Subscribe holds it while it waits
-	// for a shard lock, which a Deliver waiting for the gate may hold.
 	c.subMu.Lock()
 	c.sub = sub
 	c.subMu.Unlock()
+	if err == nil {
+		c.waitReady(sub.Ready())
+	}
+	sendReply()
+	// Under holdMu, so that a Deliver either holds its frame before the
+	// flush or sends it after: in order, and never before the reply.
+	c.holdMu.Lock()
+	for _, f := range c.held {
+		c.cfg.Conn.Send(f)
+	}
+	c.held, c.heldBytes = nil, 0
+	c.open.Store(true)
+	c.holdMu.Unlock()
 	if err != nil {
 		// The PubSub is closed: the server is going away. The client gets
 		// phx_error and rejoins, normally on another node.
@@ -220,15 +272,70 @@ func (c *Channel) Activate(sendReply func()) {
 	c.mail.Resume()
 }
 
+// WaitReady waits until ready is closed, at most ReadyTimeout, and
+// reports whether it was; it returns false at once when stop is closed.
+// It allocates nothing when ready is closed already.
+func WaitReady(ready, stop <-chan struct{}) bool {
+	select {
+	case <-ready:
+		return true
+	default:
+	}
+	timer := time.NewTimer(ReadyTimeout)
+	defer timer.Stop()
+	select {
+	case <-ready:
+		return true
+	case <-timer.C:
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+// waitReady waits for ready, at most ReadyTimeout, unless Stop is or gets
+// called. The channel that Stop closes is made only for a wait: most
+// joins find their topic ready.
+func (c *Channel) waitReady(ready <-chan struct{}) {
+	select {
+	case <-ready:
+		return
+	default:
+	}
+	c.holdMu.Lock()
+	if c.stopping {
+		c.holdMu.Unlock()
+		return
+	}
+	c.abandon = make(chan struct{})
+	stop := c.abandon
+	c.holdMu.Unlock()
+	if !WaitReady(ready, stop) {
+		c.logNotReady()
+	}
+}
+
+// logNotReady is not inlined: Activate runs on the connection's reader,
+// whose stack the arguments of a log call would grow for every join.
+//
+//go:noinline
+func (c *Channel) logNotReady() {
+	c.holdMu.Lock()
+	stopping := c.stopping
+	c.holdMu.Unlock()
+	if stopping {
+		return
+	}
+	c.cfg.Logger.Debug("join reply sent before the broker confirmed the topic's subscription: broadcasts from other nodes may be missed for a moment",
+		"topic", c.cfg.Topic, "waited", ReadyTimeout)
+}
+
 // Deliver implements pubsub.Subscriber for the channel's topic:
 // intercepted events go to the mailbox, every other event is written
 // straight to the connection with the frame encoded once per serializer.
+// Before the join reply is queued, the mailbox is paused and fast-lane
+// frames are held (see Activate). Deliver never blocks.
 func (c *Channel) Deliver(m *pubsub.Message) {
-	if !c.open.Load() {
-		// Wait for the join reply to be queued: Activate holds the gate.
-		c.gate.Lock()
-		c.gate.Unlock() //lint:ignore SA2001 the empty critical section is the wait
-	}
 	if c.muted.Load() || c.exited.Load() {
 		return
 	}
@@ -241,7 +348,39 @@ func (c *Channel) Deliver(m *pubsub.Message) {
 		c.cfg.Logger.Error("broadcast cannot be encoded", "topic", m.Topic, "event", m.Event, "err", err)
 		return
 	}
+	if !c.open.Load() && c.hold(f) {
+		return
+	}
 	c.cfg.Conn.Send(f)
+}
+
+// hold keeps f for Activate to send after the join reply, and reports
+// whether it did; false means the channel opened meanwhile, and the
+// caller sends f itself. Past HoldBytes it drops what it holds and cuts
+// the connection, as the transport would have once these frames reached
+// its queue.
+func (c *Channel) hold(f protocol.Frame) bool {
+	c.holdMu.Lock()
+	switch {
+	case c.open.Load():
+		c.holdMu.Unlock()
+		return false
+	case c.overflow:
+		c.holdMu.Unlock()
+		return true
+	case len(c.held) > 0 && c.heldBytes+len(f.Data) > c.cfg.HoldBytes:
+		c.overflow = true
+		c.held, c.heldBytes = nil, 0
+		c.holdMu.Unlock()
+		c.cfg.Logger.Warn("broadcasts held for a joining channel passed the connection's queue bound: cutting it as a slow consumer",
+			"topic", c.cfg.Topic, "hold_bytes", c.cfg.HoldBytes)
+		c.cfg.Conn.SlowConsumer()
+		return true
+	}
+	c.held = append(c.held, f)
+	c.heldBytes += len(f.Data)
+	c.holdMu.Unlock()
+	return true
 }
 
 // HandleIn queues a client push for HandleIn. It waits when MaxInbound
@@ -264,8 +403,17 @@ func (c *Channel) Leave(m protocol.Message) {
 }
 
 // Stop queues a stop with reason, behind the messages already queued. The
-// connection uses it when it ends; no phx_close or phx_error is sent.
+// connection uses it when it ends; no phx_close or phx_error is sent. An
+// Activate waiting for the subscription stops waiting.
 func (c *Channel) Stop(reason error) {
+	c.holdMu.Lock()
+	if !c.stopping {
+		c.stopping = true
+		if c.abandon != nil {
+			close(c.abandon)
+		}
+	}
+	c.holdMu.Unlock()
 	c.post(mail{kind: mailStop, reason: reason})
 }
 

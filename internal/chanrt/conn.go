@@ -10,6 +10,11 @@ type Conn interface {
 	// Send queues a frame for the client without blocking; false when the
 	// connection is closing.
 	Send(f protocol.Frame) bool
+	// SlowConsumer ends the connection as its transport does when its
+	// outbound queue passes its bound (transport.CloseSlowConsumer): for
+	// a joining channel whose held broadcasts passed Config.HoldBytes.
+	// It does not block.
+	SlowConsumer()
 	// Transport names the transport, "websocket" or "longpoll".
 	Transport() string
 	// ID is the socket id, "" for an anonymous socket.

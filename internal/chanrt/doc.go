@@ -10,6 +10,10 @@
 // goroutine belongs to the connection's workq.Group: one at a time, in
 // the order the messages arrived, started while the mailbox has work.
 // Fast-lane broadcasts never enter the mailbox: Deliver writes the frame,
-// encoded once per serializer, straight to the connection. Every method
-// of Channel is safe for concurrent use.
+// encoded once per serializer, straight to the connection; until the join
+// reply is queued, it holds them instead, and Activate sends them after
+// the reply, in order. Activate waits, in the reader, for the topic's
+// subscription to be ready on every node (ReadyTimeout at most) before
+// the reply; nothing waits for it, and no lock is held meanwhile. Every
+// method of Channel is safe for concurrent use.
 package chanrt

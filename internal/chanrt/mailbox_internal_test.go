@@ -24,6 +24,7 @@ func (nopConn) Send(protocol.Frame) bool        { return true }
 func (nopConn) Transport() string               { return "nop" }
 func (nopConn) ID() string                      { return "" }
 func (nopConn) ChannelClosed(*Channel, bool)    {}
+func (nopConn) SlowConsumer()                   {}
 
 // gatedHandler blocks its first HandleIn on gate, then handles the rest,
 // reporting their events in order; with crash set, the first one returns

@@ -24,11 +24,13 @@ func TestMain(m *testing.M) {
 
 var discard = slog.New(slog.DiscardHandler)
 
-// event is what a fakeConn saw: a frame, or a ChannelClosed call.
+// event is what a fakeConn saw: a frame, a ChannelClosed call, or a
+// SlowConsumer call.
 type event struct {
 	frame   protocol.Frame
 	closed  bool // ChannelClosed was called.
 	crashed bool
+	slow    bool // SlowConsumer was called.
 }
 
 // fakeConn is a channel.Conn that records, in order, the frames sent and
@@ -69,6 +71,13 @@ func (f *fakeConn) ChannelClosed(_ *chanrt.Channel, crashed bool) {
 	f.events <- event{closed: true, crashed: crashed}
 }
 
+// SlowConsumer records the call; the connection goes away, as a cut one
+// does: Send reports false from now on.
+func (f *fakeConn) SlowConsumer() {
+	f.gone.Store(true)
+	f.events <- event{slow: true}
+}
+
 // next returns the next event, failing the test after 5 s.
 func (f *fakeConn) next(t testing.TB) event {
 	t.Helper()
@@ -85,8 +94,8 @@ func (f *fakeConn) next(t testing.TB) event {
 func (f *fakeConn) expect(t testing.TB, want wstest.Msg) wstest.Msg {
 	t.Helper()
 	e := f.next(t)
-	if e.closed {
-		t.Fatalf("got ChannelClosed(crashed=%v), want frame %v", e.crashed, want)
+	if e.closed || e.slow {
+		t.Fatalf("got ChannelClosed %v (crashed %v), SlowConsumer %v; want frame %v", e.closed, e.crashed, e.slow, want)
 	}
 	got, err := wstest.Decode(f.ser == protocol.V1, wstest.Frame{Data: e.frame.Data, Binary: e.frame.Binary})
 	if err != nil {
@@ -125,6 +134,9 @@ type harness struct {
 	ps   *pubsub.PubSub
 	wg   *workq.Group
 	exit chan error // The OnExit reason.
+	opts *harnessOpts
+
+	onReply func() // If set, runs as the join reply is queued.
 }
 
 type harnessOpts struct {
@@ -136,12 +148,22 @@ type harnessOpts struct {
 	ps        *pubsub.PubSub
 	logger    *slog.Logger
 	lossy     bool // The fake connection drops what it cannot hold.
+	holdBytes int  // Config.HoldBytes.
 }
 
 // join makes a channel for h, joins it with payload and, when the join
 // succeeds, activates it with a join reply. It waits for the channel's
 // goroutines when the test ends.
 func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*harness, protocol.Payload, bool) {
+	t.Helper()
+	hs := newHarness(t, h, o)
+	resp, ok := hs.join(t, payload)
+	return hs, resp, ok
+}
+
+// newHarness makes a channel for h, not joined yet. It waits for the
+// channel's goroutines when the test ends.
+func newHarness(t testing.TB, h channel.Handler, o *harnessOpts) *harness {
 	t.Helper()
 	if o == nil {
 		o = &harnessOpts{}
@@ -161,18 +183,19 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 	if o.logger == nil {
 		o.logger = discard
 	}
-	hs := &harness{conn: newFakeConn(o.ser), ps: o.ps, wg: &workq.Group{}, exit: make(chan error, 1)}
+	hs := &harness{conn: newFakeConn(o.ser), ps: o.ps, wg: &workq.Group{}, exit: make(chan error, 1), opts: o}
 	hs.conn.lossy.Store(o.lossy)
 	hs.ch = chanrt.New(chanrt.Config{
-		Topic:   "room:1",
-		JoinRef: o.joinRef,
-		Ref:     o.ref,
-		Handler: h,
-		Conn:    hs.conn,
-		PubSub:  o.ps,
-		Assigns: o.assigns,
-		Logger:  o.logger,
-		Group:   hs.wg,
+		Topic:     "room:1",
+		JoinRef:   o.joinRef,
+		Ref:       o.ref,
+		Handler:   h,
+		Conn:      hs.conn,
+		PubSub:    o.ps,
+		Assigns:   o.assigns,
+		Logger:    o.logger,
+		Group:     hs.wg,
+		HoldBytes: o.holdBytes,
 	})
 	chanrt.SetOnExit(hs.ch, func(reason error) { hs.exit <- reason })
 	t.Cleanup(func() {
@@ -183,6 +206,13 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 			t.Error("channel goroutines still running 5 s after the test")
 		}
 	})
+	return hs
+}
+
+// join joins h's channel with payload and, when the join succeeds,
+// activates it with a join reply. It may run in a goroutine of its own.
+func (hs *harness) join(t testing.TB, payload string) (protocol.Payload, bool) {
+	o := hs.opts
 	if payload == "" {
 		payload = "{}"
 	}
@@ -195,10 +225,13 @@ func join(t testing.TB, h channel.Handler, payload string, o *harnessOpts) (*har
 			if err != nil {
 				t.Error(err)
 			}
+			if hs.onReply != nil {
+				hs.onReply()
+			}
 			hs.conn.Send(protocol.Frame{Data: data, Binary: bin})
 		})
 	}
-	return hs, resp, ok
+	return resp, ok
 }
 
 // exited waits for the channel to exit and returns its reason.

@@ -169,8 +169,7 @@ func (p *Session) Send(f protocol.Frame) bool {
 	}
 	if p.outBytes+len(f.Data) > p.opts.QueueBytes && p.outBytes > 0 {
 		p.mu.Unlock()
-		p.opts.Logger.Warn("closing slow long-poll session", "queue_bytes", p.opts.QueueBytes)
-		p.Close(transport.CloseSlowConsumer)
+		p.SlowConsumer()
 		return false
 	}
 	p.out = append(p.out, f.Data)
@@ -205,6 +204,14 @@ func (p *Session) Close(reason transport.CloseReason) {
 	p.expiry.Stop()
 	p.mu.Unlock()
 	p.opts.Group.Go(func() { p.onClose(reason) })
+}
+
+// SlowConsumer ends the session as a frame that would overflow the
+// buffer does ([transport.CloseSlowConsumer]): for frames held for it
+// elsewhere (a joining channel's) that passed the bound.
+func (p *Session) SlowConsumer() {
+	p.opts.Logger.Warn("closing slow long-poll session", "queue_bytes", p.opts.QueueBytes)
+	p.Close(transport.CloseSlowConsumer)
 }
 
 // Abort ends the session at once, as Close does, with CloseShutdown.

@@ -173,6 +173,11 @@ func (c *Conn) cut(reason transport.CloseReason) {
 	c.group.Go(func() { _ = c.ws.CloseNow() })
 }
 
+// SlowConsumer cuts the connection as a frame that would pass the
+// queue's bound does ([transport.CloseSlowConsumer]): for frames held
+// for it elsewhere (a joining channel's) that passed the bound.
+func (c *Conn) SlowConsumer() { c.cut(transport.CloseSlowConsumer) }
+
 // Abort ends the connection at once, dropping what is queued, without a
 // close frame.
 func (c *Conn) Abort() {

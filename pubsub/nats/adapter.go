@@ -20,24 +20,29 @@ import (
 // which connects to NATS, and closes it, which disconnects. Each node needs
 // its own Adapter.
 //
-// An Adapter owns its NATS connection, with nats.go's goroutines, and two
-// goroutines of its own: the writer, which alone publishes and
-// (un)subscribes, in order, and the reader, which decodes the messages
-// from NATS and hands them to the PubSub. Close ends them all.
+// An Adapter owns its NATS connection, with nats.go's goroutines, and
+// three goroutines of its own: the writer, which alone publishes and
+// (un)subscribes, in order; the reader, which decodes the messages from
+// NATS and hands them to the PubSub; and the confirmer, which makes the
+// round trip (a PING) that tells when the subscriptions of new watches
+// have reached the server. Close ends them all.
 //
 // All methods are safe for concurrent use.
 type Adapter struct {
-	// Lock order: mu, then the outbox's and health's mutexes, which are
-	// leaves. nats.go's locks are taken with none of the adapter's held,
-	// and its handlers take only health's.
+	// Lock order: mu, then the outbox's, health's and confirm's mutexes,
+	// which are leaves; a PubSub's shard lock (held around Watch and
+	// Unwatch) before the outbox's and confirm's. nats.go's locks are
+	// taken with none of the adapter's held, and its handlers take only
+	// health's and confirm's.
 
-	opts  Options      // With defaults.
-	nopts nats.Options // nats.go options, before Start adds the handlers.
-	subj  subjects
-	log   *slog.Logger
-	out   *outbox
-	in    chan *nats.Msg // The messages of every subscription, for the reader.
-	h     health
+	opts    Options      // With defaults.
+	nopts   nats.Options // nats.go options, before Start adds the handlers.
+	subj    subjects
+	log     *slog.Logger
+	out     *outbox
+	in      chan *nats.Msg // The messages of every subscription, for the reader.
+	h       health
+	confirm confirms // The ready channels of the watches not confirmed yet.
 
 	state      atomic.Int32 // stateNew, stateRunning or stateClosed.
 	closing    atomic.Bool  // Close is disconnecting: connection events are expected.
@@ -53,6 +58,10 @@ type Adapter struct {
 	reader chan struct{} // Closed when the reader has returned.
 	writer chan struct{} // Closed when the writer has returned.
 	ncDone chan struct{} // Closed by nats.go's closed handler.
+
+	confirmCtx    context.Context // Canceled by Close: the confirmer stops.
+	confirmCancel context.CancelFunc
+	confirmer     chan struct{} // Closed when the confirmer has returned.
 
 	published, dropped, received, malformed, reconnects atomic.Uint64
 	asyncErrLog, malformedLog                           throttle
@@ -77,6 +86,12 @@ const recvBuffer = 1 << 16
 // closeFlushTimeout bounds the flush in Close when its ctx has no deadline.
 const closeFlushTimeout = 5 * time.Second
 
+// confirmTimeout bounds the round trip that confirms new watches. Past
+// it, on a connection nats.go has not given up on yet (a stalled socket),
+// the watches' ready channels are closed anyway: nobody should wait on a
+// broker that does not answer.
+const confirmTimeout = 5 * time.Second
+
 // New returns an adapter configured by opts, which it copies; nil is the
 // zero [Options]. It checks the options and connects nothing: the
 // [pubsub.PubSub] given the adapter starts it, within the context given to
@@ -98,6 +113,7 @@ func New(opts *Options) (*Adapter, error) {
 		out:   newOutbox(o.MaxPending),
 		in:    make(chan *nats.Msg, recvBuffer),
 	}
+	a.confirm.init()
 	a.h.bufSize = no.ReconnectBufSize
 	return a, nil
 }
@@ -125,6 +141,8 @@ func (a *Adapter) Start(ctx context.Context, node string, recv func(*pubsub.Mess
 	a.log = a.log.With("node", node)
 	a.h.log = a.log
 	a.stop, a.reader, a.writer, a.ncDone = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	a.confirmCtx, a.confirmCancel = context.WithCancel(context.Background())
+	a.confirmer = make(chan struct{})
 
 	no := a.nopts
 	if no.Name == "" {
@@ -136,6 +154,7 @@ func (a *Adapter) Start(ctx context.Context, node string, recv func(*pubsub.Mess
 	a.hook(&no)
 	nc, err := no.Connect()
 	if err != nil {
+		a.confirmCancel()
 		return fmt.Errorf("pubsub/nats: cannot connect to %s: %w", redactURLs(a.opts.URL), err)
 	}
 	a.nc = nc
@@ -143,6 +162,7 @@ func (a *Adapter) Start(ctx context.Context, node string, recv func(*pubsub.Mess
 	a.h.connected.Store(nc.IsConnected())
 	go a.readLoop()
 	go a.writeLoop()
+	go a.confirmLoop()
 
 	if _, err = nc.ChanSubscribe(a.subj.node(node), a.in); err == nil {
 		fctx, cancel := withDeadline(ctx, no.Timeout)
@@ -168,6 +188,7 @@ func (a *Adapter) hook(no *nats.Options) {
 	no.DisconnectedErrCB = func(nc *nats.Conn, err error) {
 		if !a.closing.Load() {
 			a.h.disconnected(err)
+			a.confirm.releaseAll() // The watches take effect on reconnection.
 		}
 		if userDisconnectedErr != nil {
 			userDisconnectedErr(nc, err)
@@ -220,6 +241,7 @@ func (a *Adapter) hook(no *nats.Options) {
 			// nats.go gave up (MaxReconnects, an authorization error):
 			// this node is cut off from the others until it restarts.
 			a.h.connected.Store(false)
+			a.confirm.releaseAll()
 			a.log.Error("nats connection closed: this node no longer reaches the others", "err", nc.LastError())
 		}
 		if userClosed != nil {
@@ -292,8 +314,23 @@ func (a *Adapter) publish(ctx context.Context, subject string, m *pubsub.Message
 
 // Watch implements [pubsub.Adapter]: it queues a subscription to the
 // topic's subject, which the writer goroutine makes; it does not block.
-func (a *Adapter) Watch(topic string) {
-	_ = a.out.push(outItem{kind: outWatch, topic: topic}) // Fails only after Close.
+// The channel it returns is closed once the server has the subscription
+// (a PING after it answered: one round trip), or as soon as the
+// connection drops; while NATS is unreachable, it returns nil: nothing to
+// wait for, the subscription is sent on reconnection.
+func (a *Adapter) Watch(topic string) <-chan struct{} {
+	var ready chan struct{}
+	if a.state.Load() == stateRunning && a.h.connected.Load() {
+		ready = a.confirm.add()
+	}
+	if err := a.out.push(outItem{kind: outWatch, topic: topic, ready: ready}); err != nil { // Fails only after Close.
+		a.confirm.release(ready)
+		return nil
+	}
+	if ready == nil {
+		return nil
+	}
+	return ready
 }
 
 // Unwatch implements [pubsub.Adapter]: it queues the end of the topic's
@@ -336,16 +373,21 @@ func (a *Adapter) apply(it *outItem, subs map[string]*nats.Subscription) {
 		a.published.Add(1)
 	case outWatch:
 		if subs[it.topic] != nil {
+			a.confirm.release(it.ready)
 			return // Watch and Unwatch alternate: cannot happen.
 		}
 		// While reconnecting, nats.go records the subscription and sends
 		// it once connected, with all the others.
 		sub, err := a.nc.ChanSubscribe(a.subj.topic(it.topic), a.in)
 		if err != nil {
+			a.confirm.release(it.ready)
 			a.log.Error("cannot watch a topic", "topic", it.topic, "err", err)
 			return
 		}
 		subs[it.topic] = sub
+		// The SUB is in the connection's buffer: a PING sent from now on
+		// follows it.
+		a.confirm.subscribed(it.ready)
 	case outUnwatch:
 		sub := subs[it.topic]
 		if sub == nil {
@@ -356,6 +398,127 @@ func (a *Adapter) apply(it *outItem, subs map[string]*nats.Subscription) {
 			a.log.Error("cannot unwatch a topic", "topic", it.topic, "err", err)
 		}
 	}
+}
+
+// confirmLoop is the confirmer goroutine: for the watches whose
+// subscriptions the writer has handed to the connection, it makes a round
+// trip to the server (a PING, answered after the SUBs sent before it) and
+// closes their ready channels, one round trip per batch. If the round
+// trip fails (the connection dropped, confirmTimeout, Close), it closes
+// them all the same: the subscriptions take effect when the connection
+// is back, and nobody waits meanwhile.
+func (a *Adapter) confirmLoop() {
+	defer close(a.confirmer)
+	for {
+		select {
+		case <-a.confirm.wake:
+		case <-a.confirmCtx.Done():
+			return
+		}
+		batch := a.confirm.take()
+		if len(batch) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(a.confirmCtx, confirmTimeout)
+		err := a.nc.FlushWithContext(ctx)
+		cancel()
+		for _, c := range batch {
+			close(c)
+		}
+		if err != nil && a.confirmCtx.Err() == nil {
+			a.log.Debug("watches not confirmed by the server", "watches", len(batch), "err", err)
+		}
+	}
+}
+
+// confirms holds the ready channels of the watches not confirmed yet.
+// Each is closed once: by the confirmer after its round trip, or by a
+// release (a failed subscription, a dropped connection, Close).
+type confirms struct {
+	wake chan struct{} // One slot: a subscription awaits its round trip.
+
+	mu     sync.Mutex             // Protects the following. Taken under a PubSub's lock.
+	open   map[chan struct{}]bool // true once the SUB is in the connection's buffer.
+	closed bool                   // Close released everything: add returns nil.
+}
+
+func (c *confirms) init() {
+	c.wake = make(chan struct{}, 1)
+	c.open = make(map[chan struct{}]bool)
+}
+
+// add returns a new ready channel, or nil after close.
+func (c *confirms) add() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	ch := make(chan struct{})
+	c.open[ch] = false
+	return ch
+}
+
+// subscribed marks ch's subscription as sent, for the confirmer.
+func (c *confirms) subscribed(ch chan struct{}) {
+	c.mu.Lock()
+	_, ok := c.open[ch]
+	if ok {
+		c.open[ch] = true
+	}
+	c.mu.Unlock()
+	if ok {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take removes and returns the channels whose subscriptions were sent:
+// the confirmer closes them.
+func (c *confirms) take() []chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var batch []chan struct{}
+	for ch, sent := range c.open {
+		if sent {
+			delete(c.open, ch)
+			batch = append(batch, ch)
+		}
+	}
+	return batch
+}
+
+// release closes ch if it is open; ch may be nil.
+func (c *confirms) release(ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.open[ch]; ok {
+		delete(c.open, ch)
+		close(ch)
+	}
+}
+
+// releaseAll closes every open channel.
+func (c *confirms) releaseAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ch := range c.open {
+		delete(c.open, ch)
+		close(ch)
+	}
+}
+
+// close closes every open channel, and makes add return nil from now on.
+func (c *confirms) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.releaseAll()
 }
 
 // readLoop is the reader goroutine: it hands the messages of every
@@ -429,6 +592,9 @@ func (a *Adapter) shutdown(ctx context.Context) error {
 	}
 	close(a.stop)
 	<-a.reader // It never blocks for long: recv does not block.
+	a.confirmCancel()
+	<-a.confirmer // Its round trip ends with its context.
+	a.confirm.close()
 	a.h.close()
 
 	// nats.go's Close flushes, which may wait for a stalled socket (up to

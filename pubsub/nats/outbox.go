@@ -39,9 +39,10 @@ const (
 // outItem is one piece of work for the writer.
 type outItem struct {
 	kind    outKind
-	subject string // The subject to publish to (outPublish).
-	data    []byte // The encoded message (outPublish).
-	topic   string // The topic to watch or unwatch.
+	subject string        // The subject to publish to (outPublish).
+	data    []byte        // The encoded message (outPublish).
+	topic   string        // The topic to watch or unwatch.
+	ready   chan struct{} // outWatch: closed once the subscription took effect, or nil.
 }
 
 func newOutbox(limit int) *outbox {

@@ -62,6 +62,7 @@ type command struct {
 	w         wire
 	subscribe string // A channel to (un)subscribe, or "" for a publication.
 	on        bool
+	ready     chan struct{} // A subscription's: closed once the broker has it.
 }
 
 // asyncAdapter is the Adapter of one node on a broker: one goroutine
@@ -111,6 +112,9 @@ func (a *asyncAdapter) sendLoop() {
 				continue
 			}
 			a.b.subscribe(c.subscribe, a, c.on)
+			if c.ready != nil {
+				close(c.ready)
+			}
 			continue
 		}
 		if a.b.flaw == "reorder" && c.w.event != "barrier" && !isProbe(c.w.event) {
@@ -181,8 +185,16 @@ func (a *asyncAdapter) DirectBroadcast(ctx context.Context, node string, m *pubs
 	return a.send(ctx, "node:"+node, m)
 }
 
-func (a *asyncAdapter) Watch(topic string) {
-	a.out.push(command{subscribe: "topic:" + topic, on: true})
+func (a *asyncAdapter) Watch(topic string) <-chan struct{} {
+	if a.b.flaw == "ready-early" {
+		a.out.push(command{subscribe: "topic:" + topic, on: true})
+		return nil
+	}
+	ready := make(chan struct{})
+	if !a.out.push(command{subscribe: "topic:" + topic, on: true, ready: ready}) {
+		close(ready)
+	}
+	return ready
 }
 
 func (a *asyncAdapter) Unwatch(topic string) {
@@ -205,6 +217,12 @@ func (a *asyncAdapter) Close(context.Context) error {
 	a.b.mu.Unlock()
 	a.in.close()
 	a.wg.Wait()
+	// The subscriptions the sender did not get to: nobody waits for them.
+	for _, c := range a.out.drain() {
+		if c.ready != nil {
+			close(c.ready)
+		}
+	}
 	return nil
 }
 
@@ -218,13 +236,17 @@ type queue[T any] struct {
 
 func (q *queue[T]) init() { q.ready = make(chan struct{}, 1) }
 
-func (q *queue[T]) push(v T) {
+// push queues v and reports whether it did: not once the queue is
+// closed.
+func (q *queue[T]) push(v T) bool {
 	q.mu.Lock()
-	if !q.closed {
+	ok := !q.closed
+	if ok {
 		q.items = append(q.items, v)
 	}
 	q.mu.Unlock()
 	q.kick()
+	return ok
 }
 
 func (q *queue[T]) kick() {
@@ -234,12 +256,21 @@ func (q *queue[T]) kick() {
 	}
 }
 
+// close makes push and pop fail; drain returns what was left.
 func (q *queue[T]) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.items = nil
 	q.mu.Unlock()
 	q.kick()
+}
+
+// drain empties a closed queue and returns what it held.
+func (q *queue[T]) drain() []T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
 }
 
 // pop returns the next item, or false once the queue is closed.

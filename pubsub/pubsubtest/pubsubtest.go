@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -38,9 +39,11 @@ import (
 // Adapters deliver asynchronously: the cases wait for each expected
 // message for at most 5 seconds, prove that a message did not arrive with
 // a later message on the same path, and poll, within 5 seconds, for what
-// happens eventually (a watch or an unwatch reaching the broker). The
-// cases run one after the other, and TestAdapter returns when they are
-// done.
+// happens eventually (a watch or an unwatch reaching the broker). Except
+// in the "ready" case: once [pubsub.Subscription.Ready] is closed (the
+// channel the adapter's Watch returned), the first broadcast from another
+// node must arrive, without any probe. The cases run one after the other,
+// and TestAdapter returns when they are done.
 func TestAdapter(t *testing.T, newAdapter func(t *testing.T) pubsub.Adapter) {
 	t.Helper()
 	for _, c := range cases {
@@ -64,6 +67,7 @@ var cases = []struct {
 	{"unsubscribe", testUnsubscribe},
 	{"watch-churn", testWatchChurn},
 	{"late-subscribe", testLateSubscribe},
+	{"ready", testReady},
 	{"order", testOrder},
 	{"concurrent-broadcasters", testConcurrent},
 	{"closed-node", testClosedNode},
@@ -389,6 +393,45 @@ func testLateSubscribe(t *testing.T, e *env) {
 	settle(t, a, topic, box)
 	a.broadcast(t, msg(topic, "after"))
 	box.waitEvent(t, "b", "after")
+}
+
+// testReady: once Subscription.Ready is closed, the broadcasts made on
+// another node reach the subscription: the first broadcast made right
+// after it arrives, on each of many new topics (a subscription made
+// before the watch took effect shares its Ready). No probes: the first
+// message must get through.
+func testReady(t *testing.T, e *env) {
+	const topics = 50
+	a, b := e.start("a"), e.start("b")
+	for i := range topics {
+		topic := e.topic(fmt.Sprint("ready-", i))
+		first, sub := b.subscribe(t, topic)
+		second, _ := b.subscribe(t, topic)
+		waitReady(t, sub)
+		a.broadcast(t, msg(topic, "right-after-ready"))
+		first.waitEvent(t, fmt.Sprintf("b's subscriber of topic %d", i), "right-after-ready")
+		second.waitEvent(t, fmt.Sprintf("b's second subscriber of topic %d", i), "right-after-ready")
+	}
+	// A topic b watches already: Ready at once, nothing to wait for.
+	topic := e.topic("ready-0")
+	_, sub := b.subscribe(t, topic)
+	select {
+	case <-sub.Ready():
+	default:
+		t.Error("a new subscription to a topic whose watch took effect: Ready not closed at once")
+	}
+}
+
+// waitReady waits for sub.Ready, at most timeout.
+func waitReady(t *testing.T, sub *pubsub.Subscription) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-sub.Ready():
+	case <-timer.C:
+		t.Fatalf("Ready of %q not closed within %v", sub.Topic(), timeout)
+	}
 }
 
 // testOrder: the broadcasts of one publisher on a topic reach each

@@ -56,6 +56,7 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{"same-message", "broadcast-from", "not a new one"},
 		{"ignore-unwatch", "unsubscribe", "stops getting broadcasts"},
 		{"reorder", "order", "want 0"},
+		{"ready-early", "ready", `waits for event "right-after-ready"`},
 	} {
 		t.Run(tc.flaw, func(t *testing.T) {
 			t.Parallel()

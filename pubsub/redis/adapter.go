@@ -20,17 +20,17 @@ import (
 // its own.
 //
 // It keeps two connections to Redis: one subscribed to the node's
-// channels, read by one goroutine that hands messages to the PubSub, and
-// one (from go-redis's pool) on which one goroutine publishes the queued
-// messages in pipelined batches. A third goroutine applies Watch and
-// Unwatch. Close stops and waits for all three.
+// channels, read by one goroutine that hands messages to the PubSub (and
+// confirms watches), and one (from go-redis's pool) on which one goroutine
+// publishes the queued messages in pipelined batches. A third goroutine
+// applies Watch and Unwatch. Close stops and waits for all three.
 //
 // All methods are safe for concurrent use.
 type Adapter struct {
 	// Lock order: a PubSub's shard lock (held around Watch and Unwatch)
-	// before watch.mu; sub.mu before go-redis's PubSub lock. out.mu,
-	// episode.mu and watch.mu are taken alone otherwise, and recv is
-	// called with no lock held.
+	// before watch.mu and ready.mu; sub.mu before go-redis's PubSub lock.
+	// out.mu, episode.mu, watch.mu and ready.mu are taken alone
+	// otherwise, and recv is called with no lock held.
 	opts  Options
 	codec Codec
 
@@ -53,7 +53,9 @@ type Adapter struct {
 	down    atomic.Bool // The publisher cannot reach Redis: broadcasts are dropped at once.
 	episode episode     // The drops in progress, logged once.
 	sub     subConn     // The subscription connection.
+	subLost atomic.Bool // The subscription connection is lost: watches are not waited for.
 	watch   watches     // The watched topics, and the watches not applied yet.
+	ready   readiness   // The ready channels of the watches not confirmed yet.
 	stats   counters
 }
 
@@ -80,6 +82,7 @@ func New(opts *Options) (*Adapter, error) {
 	a := &Adapter{opts: o, codec: o.Codec}
 	a.out.init(o.QueueSize, o.QueueBytes)
 	a.watch.init()
+	a.ready.init()
 	return a, nil
 }
 
@@ -229,18 +232,32 @@ func (a *Adapter) encode(m *pubsub.Message, to string) ([]byte, error) {
 
 // Watch implements [pubsub.Adapter]: from now on the node's broadcasts of
 // topic are handed to the PubSub, and the subscription to the topic's
-// channel is queued for the goroutine that talks to Redis.
-func (a *Adapter) Watch(topic string) {
-	if a.state.Load() == stateRunning {
-		a.watch.set(topic, true)
+// channel is queued for the goroutine that talks to Redis. The channel it
+// returns is closed once Redis has processed the subscription (one round
+// trip), or at once when the subscription connection is lost or the
+// publisher finds Redis unreachable: the subscription then takes effect
+// when Redis is back. It returns nil, nothing to wait for, while Redis
+// is known unreachable.
+func (a *Adapter) Watch(topic string) <-chan struct{} {
+	if a.state.Load() != stateRunning {
+		return nil
 	}
+	var ready chan struct{}
+	if !a.subLost.Load() && !a.down.Load() {
+		ready = a.ready.add()
+	}
+	a.watch.set(topic, true, ready)
+	if ready == nil {
+		return nil
+	}
+	return ready
 }
 
 // Unwatch implements [pubsub.Adapter]: from now on the broadcasts of topic
 // are dropped, and the unsubscription of the topic's channel is queued.
 func (a *Adapter) Unwatch(topic string) {
 	if a.state.Load() == stateRunning {
-		a.watch.set(topic, false)
+		a.watch.set(topic, false, nil)
 	}
 }
 
@@ -271,6 +288,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	}
 	_ = a.client.Close()
 	a.wg.Wait()
+	a.ready.close()
 	a.log.Debug("redis adapter closed")
 	return err
 }

@@ -33,7 +33,12 @@
 //
 //   - "pyre:t:" + topic carries the broadcasts of a topic. A node
 //     subscribes to it while it has local subscribers of the topic
-//     (Watch, Unwatch), so it receives only the topics it needs.
+//     (Watch, Unwatch), so it receives only the topics it needs. The
+//     subscription is confirmed by a PING sent after it on the same
+//     connection: when Redis answers, the channel Watch returned is
+//     closed ([pubsub.Subscription.Ready]), and a joining channel sends
+//     its join reply. That is one round trip, on the first subscriber of
+//     a topic on a node only.
 //   - "pyre:n:" + node carries the direct broadcasts to a node, which
 //     subscribes to it from Start (confirmed before Start returns) to
 //     Close. A direct broadcast that no client receives returns
@@ -64,7 +69,11 @@
 // to MaxReconnectDelay) and subscribes again to the node's channel and to
 // every watched topic, including those watched during the outage; a
 // connection gone silent is found by a PING every HealthCheckInterval.
-// Each outage is logged once, and its end once.
+// Each outage is logged once, and its end once. While the subscription
+// connection is down, or the publisher finds Redis unreachable, Watch
+// returns no channel to wait for, and the channels of the watches not
+// confirmed yet are closed when the connection is lost: joins do not wait
+// for a Redis that is away.
 //
 // # Concurrency
 //
@@ -72,8 +81,9 @@
 // DirectBroadcast, Watch and Unwatch only encode and queue; the network
 // is used by three goroutines of the adapter, which Close stops and waits
 // for: one reads the subscription connection and hands messages to the
-// PubSub, in the order Redis sends them; one applies Watch and Unwatch,
-// in order; one publishes. After Close, broadcasts return
+// PubSub, in the order Redis sends them, and confirms watches; one
+// applies Watch and Unwatch, in order; one publishes. Close closes the
+// channels of the watches not confirmed yet. After Close, broadcasts return
 // [pubsub.ErrClosed] and no message is handed to the PubSub. A [Codec]
 // is called from all of these goroutines and from the broadcasters.
 package redis

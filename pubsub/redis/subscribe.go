@@ -7,6 +7,8 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,22 @@ import (
 //     after HealthCheckInterval without traffic it pings, and without an
 //     answer within another interval it replaces the PubSub by a new one
 //     subscribed to the same channels.
+//   - A SUBSCRIBE that fails on a broken connection makes go-redis dial
+//     again inside that call, and subscribe the new connection to the set
+//     it had before the call: without the call's channels, which it adds
+//     to the set only afterwards. The adapter subscribes to them again.
+//   - It does not say when a subscription has taken effect. After the
+//     SUBSCRIBE of a batch of watches, the adapter sends a PING whose
+//     payload numbers the batch, on the same connection: Redis answers in
+//     order, so when the reader gets that PONG, every command of the
+//     batch has been processed, and the watches' ready channels
+//     ([pubsub.Adapter.Watch]) are closed. This holds whatever the
+//     SUBSCRIBE and UNSUBSCRIBE commands of a topic before it, and for
+//     channels shared by several topics or already subscribed. When the
+//     connection is lost, every ready channel is closed at once (the
+//     watches take effect when go-redis subscribes again), and while it
+//     is down, or the publisher finds Redis unreachable, Watch returns no
+//     channel to wait for.
 
 // subConn is the subscription connection: a go-redis PubSub and the
 // channels it must be subscribed to.
@@ -71,12 +89,28 @@ func (s *subConn) apply(ctx context.Context, sub, unsub []string) error {
 	}
 	var err error
 	if len(sub) > 0 {
-		err = s.ps.Subscribe(ctx, sub...)
+		if err = s.ps.Subscribe(ctx, sub...); err != nil && ctx.Err() == nil {
+			// go-redis may have connected again inside the failed call,
+			// without sub (see above). On a connection still broken this
+			// fails as well, and the reconnection restores sub.
+			err = s.ps.Subscribe(ctx, sub...)
+		}
 	}
 	if len(unsub) > 0 {
 		err = errors.Join(err, s.ps.Unsubscribe(ctx, unsub...))
 	}
 	return err
+}
+
+// ping sends a PING with payload on the subscription connection; the
+// reader gets its PONG after the answers to the commands sent before.
+func (s *subConn) ping(ctx context.Context, payload string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return pubsub.ErrClosed
+	}
+	return s.ps.Ping(ctx, payload)
 }
 
 // replace swaps the PubSub for a new one subscribed to the same channels,
@@ -125,13 +159,17 @@ func (a *Adapter) readLoop() {
 		if err == nil {
 			pinged, delay = false, minReconnectDelay
 			if !lostSince.IsZero() {
+				a.subLost.Store(false)
 				a.stats.reconnects.Add(1)
 				a.log.Info("redis subscription connection restored", "down_since", lostSince,
 					"duration", time.Since(lostSince).Round(time.Millisecond))
 				lostSince = time.Time{}
 			}
-			if m, ok := msg.(*goredis.Message); ok {
+			switch m := msg.(type) {
+			case *goredis.Message:
 				a.handle(m, &invalid)
+			case *goredis.Pong:
+				a.ready.pong(m.Payload)
 			}
 			continue
 		}
@@ -150,6 +188,12 @@ func (a *Adapter) readLoop() {
 		}
 		pinged = false
 		_, isReply := errors.AsType[goredis.Error](err)
+		if !isReply || !lostSince.IsZero() {
+			// The connection is lost: nobody waits for the watches
+			// meanwhile; go-redis subscribes again when it connects.
+			a.subLost.Store(true)
+			a.ready.releaseAll()
+		}
 		switch {
 		case isReply && lostSince.IsZero():
 			// An error reply on a working connection (say, a channel
@@ -237,7 +281,7 @@ func (l *rateLimit) allow() bool {
 // watches holds the topics this node watches, as the PubSub said, and
 // the Watch and Unwatch calls not applied at Redis yet.
 type watches struct {
-	ready chan struct{} // One slot: ops has work.
+	wake chan struct{} // One slot: ops has work.
 
 	mu     sync.Mutex // Protects the following. Taken under a PubSub's lock.
 	topics map[string]struct{}
@@ -247,25 +291,27 @@ type watches struct {
 type watchOp struct {
 	topic string
 	on    bool
+	ready chan struct{} // A Watch's ready channel, or nil.
 }
 
 func (w *watches) init() {
-	w.ready = make(chan struct{}, 1)
+	w.wake = make(chan struct{}, 1)
 	w.topics = make(map[string]struct{})
 }
 
-// set records a Watch (on) or an Unwatch of topic. It never waits.
-func (w *watches) set(topic string, on bool) {
+// set records a Watch (on) or an Unwatch of topic, with the Watch's ready
+// channel, if any. It never waits.
+func (w *watches) set(topic string, on bool, ready chan struct{}) {
 	w.mu.Lock()
 	if on {
 		w.topics[topic] = struct{}{}
 	} else {
 		delete(w.topics, topic)
 	}
-	w.ops = append(w.ops, watchOp{topic, on})
+	w.ops = append(w.ops, watchOp{topic, on, ready})
 	w.mu.Unlock()
 	select {
-	case w.ready <- struct{}{}:
+	case w.wake <- struct{}{}:
 	default:
 	}
 }
@@ -294,12 +340,16 @@ func (a *Adapter) applyLoop() {
 	subscribed := map[string]bool{a.nodeCh: true} // As told to go-redis.
 	for {
 		select {
-		case <-a.watch.ready:
+		case <-a.watch.wake:
 		case <-a.ctx.Done():
 			return
 		}
 		var touched []string
+		var readies []chan struct{}
 		for _, op := range a.watch.take() {
+			if op.ready != nil {
+				readies = append(readies, op.ready)
+			}
 			ch := a.codec.TopicChannel(op.topic)
 			switch {
 			case op.on:
@@ -324,9 +374,125 @@ func (a *Adapter) applyLoop() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(a.ctx, a.opts.PublishTimeout)
-		if err := a.sub.apply(ctx, sub, unsub); err != nil && a.ctx.Err() == nil {
-			a.log.Debug("redis subscription change deferred to the reconnection", "err", err)
+		err := a.sub.apply(ctx, sub, unsub)
+		if err == nil && len(readies) > 0 {
+			// The PONG of this PING confirms the batch (see above).
+			if token := a.ready.sent(readies); token != 0 {
+				err = a.sub.ping(ctx, readyPayload(token))
+			}
 		}
 		cancel()
+		if err != nil {
+			// The connection is broken: the watches take effect when
+			// go-redis connects again, nobody waits for them meanwhile.
+			a.ready.release(readies)
+			if a.ctx.Err() == nil {
+				a.log.Debug("redis subscription change deferred to the reconnection", "err", err)
+			}
+		}
 	}
+}
+
+// readyPrefix starts the payload of the PINGs that confirm watches,
+// followed by the batch's number.
+const readyPrefix = "pyre:ready:"
+
+func readyPayload(token uint64) string {
+	return readyPrefix + strconv.FormatUint(token, 10)
+}
+
+// readiness holds the ready channels of the watches not confirmed yet:
+// those queued for the apply goroutine, and those sent, numbered by the
+// PING that follows their batch. Each is closed once, by whoever comes
+// first: the PONG, a lost connection, or Close.
+type readiness struct {
+	mu     sync.Mutex               // Protects the following. Taken under a PubSub's lock, and alone.
+	open   map[chan struct{}]uint64 // The PING's number; 0 until sent.
+	last   uint64                   // The number of the last PING.
+	closed bool                     // Close has released everything: add returns nil.
+}
+
+func (r *readiness) init() { r.open = make(map[chan struct{}]uint64) }
+
+// add returns a new ready channel, or nil once the adapter is closed.
+func (r *readiness) add() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	c := make(chan struct{})
+	r.open[c] = 0
+	return c
+}
+
+// sent numbers the channels of readies still open with a new PING number
+// and returns it, or 0 when none is open (released meanwhile).
+func (r *readiness) sent(readies []chan struct{}) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last++
+	n := 0
+	for _, c := range readies {
+		if _, ok := r.open[c]; ok {
+			r.open[c] = r.last
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return r.last
+}
+
+// pong closes the channels confirmed by a PONG with payload: those of its
+// PING and of the PINGs before. Other PONGs (the health check's) do
+// nothing.
+func (r *readiness) pong(payload string) {
+	num, ok := strings.CutPrefix(payload, readyPrefix)
+	if !ok {
+		return
+	}
+	token, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c, t := range r.open {
+		if t != 0 && t <= token {
+			delete(r.open, c)
+			close(c)
+		}
+	}
+}
+
+// release closes the channels of readies still open.
+func (r *readiness) release(readies []chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range readies {
+		if _, ok := r.open[c]; ok {
+			delete(r.open, c)
+			close(c)
+		}
+	}
+}
+
+// releaseAll closes every open channel.
+func (r *readiness) releaseAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.open {
+		delete(r.open, c)
+		close(c)
+	}
+}
+
+// close closes every open channel, and makes add return nil from now on.
+func (r *readiness) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.releaseAll()
 }

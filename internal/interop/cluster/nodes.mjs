@@ -125,34 +125,3 @@ export async function eventually(pred, ms, what) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-/**
- * Waits, by bounded polling, until a broadcast on topic from any node
- * reaches every channel of chans (joined already). A node asks the broker
- * for a topic's broadcasts when it gains the topic's first subscriber, and
- * the join reply does not wait for the broker to confirm it: a broadcast
- * from another node within one broker round trip of the join reply is
- * lost (Phoenix delivers it). Rare on loopback, but seen under load, so
- * the cases wait for the route first: every 100 ms a `probe` broadcast
- * from each node, until each channel has had one round from all three.
- * Returns the number of rounds.
- */
-export async function routed(topic, chans, ms = 5000) {
-  const recs = chans.map((c) => record(c, "probe"));
-  const deadline = Date.now() + ms;
-  for (let round = 1; ; round++) {
-    const id = uniq("probe");
-    for (let i = 0; i < NODES.length; i++) {
-      const res = await broadcast(i, topic, "probe", { id, node: i });
-      if (res.status !== 200) throw new Error(`probe broadcast on node-${i + 1}: HTTP ${res.status} ${res.body}`);
-    }
-    const all = (r) => NODES.every((_, i) => r.got.some((p) => p.id === id && p.node === i));
-    const roundEnd = Math.min(Date.now() + 100, deadline);
-    while (!recs.every(all) && Date.now() < roundEnd) await new Promise((r) => setTimeout(r, 10));
-    if (recs.every(all)) return round;
-    if (Date.now() >= deadline) {
-      const from = recs.map((r, k) => `client ${k + 1} from ${[...new Set(r.got.map((p) => `node-${p.node + 1}`))].sort().join(", ") || "no node"}`);
-      throw new Error(`broadcasts on ${topic} did not reach every node's clients within ${ms} ms (${round} rounds); probes seen: ${from.join("; ")}`);
-    }
-  }
-}
