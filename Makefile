@@ -6,7 +6,7 @@ FUZZTIME ?= 5s
 # core's).
 MODULES := . pubsub/redis pubsub/nats metrics/prometheus examples
 
-.PHONY: run cluster test check test-go fuzz test-interop test-cluster test-browser bench
+.PHONY: run cluster test check test-go fuzz test-interop test-cluster test-browser bench bench-tools
 
 ## run: install the npm packages the chat page needs and start examples/chat on localhost:4000
 run: node_modules/.package-lock.json
@@ -54,3 +54,10 @@ test-browser:
 ## bench: Go micro-benchmarks of the hot paths
 bench:
 	@for m in $(MODULES); do (cd $$m && $(GO) test -run='^$$' -bench=. -benchmem ./...) || exit 1; done
+
+## bench-tools: build the load tool, the baseline server and the test app of docs/benchmarks.md into BENCHBIN (bin/)
+BENCHBIN ?= $(CURDIR)/bin
+bench-tools:
+	$(GO) build -o $(BENCHBIN)/pyrebench ./internal/cmd/pyrebench
+	$(GO) build -o $(BENCHBIN)/bare ./internal/cmd/bare
+	cd examples && $(GO) build -o $(BENCHBIN)/testapp ./testapp
