@@ -28,8 +28,11 @@ type WebSocketOptions struct {
 	// channels terminate (presence says it left) and Server.Shutdown does
 	// not wait for it beyond this. A client that reads slowly but keeps
 	// taking data is never cut. On Linux the kernel measures it
-	// (TCP_USER_TIMEOUT: unacknowledged data, or a zero receive window);
-	// elsewhere it bounds each blocked write. Zero means 4 s; negative
+	// (TCP_USER_TIMEOUT: unacknowledged data, or a zero receive window),
+	// and the connection's TCP keepalive is turned off, since one lost
+	// keepalive probe would then reset a healthy idle connection (the
+	// idle timeout finds dead peers); elsewhere it bounds each blocked
+	// write. Zero means 4 s; negative
 	// turns it off.
 	StallTimeout time.Duration
 
