@@ -31,7 +31,7 @@ func startNodes(t *testing.T, c *pubsub.Cluster, names ...string) map[string]*no
 		ps, ad := clusterNode(t, c, name)
 		nodes[name] = &node{ps: ps, ad: ad, w: watch(ps, "room:1"), tr: newTracker(t, ps, nil)}
 	}
-	synctest.Wait()
+	settle()
 	return nodes
 }
 
@@ -86,7 +86,7 @@ func TestClusterReplicates(t *testing.T) {
 		ann := track(t, nodes["a"].tr, "conn-1", "ann")
 		bob := track(t, nodes["b"].tr, "conn-2", "bob")
 		ann2 := track(t, nodes["c"].tr, "conn-3", "ann") // ann on a second device
-		synctest.Wait()
+		settle()
 		converged(t, nodes, map[string][]string{"ann": sorted(ann, ann2), "bob": {bob}})
 
 		// An update on b reaches the others as one diff: leave + join.
@@ -94,7 +94,7 @@ func TestClusterReplicates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		for _, name := range []string{"a", "c"} {
 			diffs := nodes[name].w.diffList()
 			last := diffs[len(diffs)-1]
@@ -109,13 +109,13 @@ func TestClusterReplicates(t *testing.T) {
 		}
 
 		nodes["c"].tr.Untrack("conn-3", "room:1", "ann")
-		synctest.Wait()
+		settle()
 		converged(t, nodes, map[string][]string{"ann": {ann}, "bob": {bob2}})
 		joinsOnce(t, nodes)
 
 		// Heartbeats alone change nothing.
 		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		settle()
 		converged(t, nodes, map[string][]string{"ann": {ann}, "bob": {bob2}})
 	})
 }
@@ -127,7 +127,7 @@ func TestClusterLateNodeGetsState(t *testing.T) {
 		nodes := startNodes(t, c, "a", "b")
 		ann := track(t, nodes["a"].tr, "conn-1", "ann")
 		bob := track(t, nodes["b"].tr, "conn-2", "bob")
-		synctest.Wait()
+		settle()
 
 		late := startNodes(t, c, "d")
 		nodes["d"] = late["d"]
@@ -143,17 +143,17 @@ func TestClusterNodeDownAndBack(t *testing.T) {
 		ann := track(t, nodes["a"].tr, "conn-1", "ann")
 		bob := track(t, nodes["b"].tr, "conn-2", "bob")
 		cid := track(t, nodes["c"].tr, "conn-3", "cid")
-		synctest.Wait()
+		settle()
 		all := map[string][]string{"ann": {ann}, "bob": {bob}, "cid": {cid}}
 		converged(t, nodes, all)
 
 		nodes["c"].ad.Disconnect() // c crashes, or is cut off.
 		time.Sleep(29 * time.Second)
-		synctest.Wait()
+		settle()
 		converged(t, nodes, all) // Not yet down.
 
 		time.Sleep(3 * time.Second) // Past the 30 s down period.
-		synctest.Wait()
+		settle()
 		ab := map[string]*node{"a": nodes["a"], "b": nodes["b"]}
 		converged(t, ab, map[string][]string{"ann": {ann}, "bob": {bob}})
 		// c, alone, dropped the others.
@@ -169,7 +169,7 @@ func TestClusterNodeDownAndBack(t *testing.T) {
 		// c comes back: its entries are joins again, everywhere.
 		nodes["c"].ad.Connect()
 		time.Sleep(2 * time.Second) // A heartbeat period.
-		synctest.Wait()
+		settle()
 		converged(t, nodes, all)
 	})
 }
@@ -180,11 +180,11 @@ func TestClusterShutdownLeavesAtOnce(t *testing.T) {
 		nodes := startNodes(t, pubsub.NewCluster(), "a", "b")
 		ann := track(t, nodes["a"].tr, "conn-1", "ann")
 		track(t, nodes["b"].tr, "conn-2", "bob")
-		synctest.Wait()
+		settle()
 		if err := nodes["b"].tr.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait() // No waiting for the down period.
+		settle() // No waiting for the down period.
 		converged(t, map[string]*node{"a": nodes["a"]}, map[string][]string{"ann": {ann}})
 	})
 }
@@ -197,7 +197,7 @@ func TestClusterRestartedNode(t *testing.T) {
 		nodes := startNodes(t, c, "a", "b")
 		ann := track(t, nodes["a"].tr, "conn-1", "ann")
 		track(t, nodes["b"].tr, "conn-2", "bob")
-		synctest.Wait()
+		settle()
 
 		// b dies without a word, and starts again.
 		nodes["b"].ad.Disconnect()
@@ -207,7 +207,7 @@ func TestClusterRestartedNode(t *testing.T) {
 		nodes["b"].w = watch(nodes["b"].ps, "room:1")
 		nodes["b"].tr = newTracker(t, nodes["b"].ps, nil)
 		bob := track(t, nodes["b"].tr, "conn-9", "bob")
-		synctest.Wait()
+		settle()
 		converged(t, nodes, map[string][]string{"ann": {ann}, "bob": {bob}})
 	})
 }
@@ -241,7 +241,7 @@ func TestClusterConcurrentChanges(t *testing.T) {
 			}
 		}
 		wg.Wait()
-		synctest.Wait()
+		settle()
 		converged(t, nodes, refs(nodes["a"].tr.List(context.Background(), "room:1")))
 		joinsOnce(t, nodes)
 	})

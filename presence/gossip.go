@@ -498,6 +498,20 @@ func (t *Tracker) applyOps(r *replica, ops []wireOp) {
 	for _, topic := range order {
 		sh := t.shard(topic)
 		it := &diffItem{topic: topic}
+		// A diff holds a phx_ref once: a ref that changes again (removed
+		// and added back) starts the next diff, so the changes keep their
+		// order when diffs are merged.
+		var inItem map[string]bool
+		touch := func(ref string) {
+			if inItem == nil {
+				inItem = make(map[string]bool)
+			} else if inItem[ref] {
+				t.enqueue(sh, it)
+				it = &diffItem{topic: topic}
+				clear(inItem)
+			}
+			inItem[ref] = true
+		}
 		sh.mu.Lock()
 		ts := sh.topic(topic, true)
 		for _, o := range byTopic[topic] {
@@ -505,6 +519,7 @@ func (t *Tracker) applyOps(r *replica, ops []wireOp) {
 				if e := r.entries[o.Ref]; e != nil && ts.byRef[o.Ref] == e {
 					ts.remove(e)
 					delete(r.entries, o.Ref)
+					touch(o.Ref)
 					it.leaves = append(it.leaves, e)
 				}
 				continue
@@ -520,6 +535,7 @@ func (t *Tracker) applyOps(r *replica, ops []wireOp) {
 			e := &entry{topic: topic, key: o.Key, qkey: appendString(nil, o.Key), owner: owner, meta: m}
 			ts.add(e)
 			r.entries[m.Ref] = e
+			touch(m.Ref)
 			it.joins = append(it.joins, e)
 		}
 		sh.dropIfEmpty(topic, ts)

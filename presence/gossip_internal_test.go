@@ -65,7 +65,7 @@ func newPeerTest(t *testing.T) (*Tracker, *peer) {
 	if _, err := a.Subscribe("room:1", diffs); err != nil {
 		t.Fatal(err)
 	}
-	synctest.Wait()
+	settle()
 	if ev := p.events(); !slices.Equal(ev, []string{evHeartbeat}) {
 		t.Fatalf("at start the tracker sent %v, want a heartbeat", ev)
 	}
@@ -80,7 +80,7 @@ func (p *peer) send(event string, v any) {
 	if err := p.ps.Broadcast(context.Background(), &pubsub.Message{Topic: "phx_presence:pyre", Event: event, Payload: protocol.JSON(b)}); err != nil {
 		p.t.Fatal(err)
 	}
-	synctest.Wait()
+	settle()
 }
 
 // events returns and forgets the events the tracker sent the peer.
@@ -269,12 +269,12 @@ func TestGossipDownPeriod(t *testing.T) {
 		time.Sleep(20 * time.Second)
 		p.send(evHeartbeat, heartbeat{From: p.ref, Base: 1, Seq: 1}) // Alive.
 		time.Sleep(29 * time.Second)
-		synctest.Wait()
+		settle()
 		if got := listed(tr); got != "x=X" {
 			t.Fatalf("dropped before the down period: %q", got)
 		}
 		time.Sleep(2 * time.Second)
-		synctest.Wait()
+		settle()
 		if got := listed(tr); got != "" {
 			t.Fatalf("still listed after the down period: %q", got)
 		}
@@ -295,7 +295,7 @@ func TestGossipOutgoing(t *testing.T) {
 		if _, err := tr.Track("o", "room:1", "k", nil); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		p.events()
 		p.send(evHeartbeat, heartbeat{From: p.ref}) // b appears: it gets the state at seq 1.
 		p.mu.Lock()
@@ -309,7 +309,7 @@ func TestGossipOutgoing(t *testing.T) {
 		if _, err := tr.Update("o", "room:1", "k", map[string]any{"v": 2}); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		p.mu.Lock()
 		var hb heartbeat
 		_ = json.Unmarshal(p.got[len(p.got)-1].Payload.Bytes(), &hb)
@@ -319,7 +319,7 @@ func TestGossipOutgoing(t *testing.T) {
 			t.Fatalf("update sent as %+v, want a remove (2) and an add (3)", hb)
 		}
 		time.Sleep(1600 * time.Millisecond)
-		synctest.Wait()
+		settle()
 		hb = heartbeat{}
 		p.mu.Lock()
 		_ = json.Unmarshal(p.got[len(p.got)-1].Payload.Bytes(), &hb)
@@ -328,4 +328,12 @@ func TestGossipOutgoing(t *testing.T) {
 			t.Fatalf("periodic heartbeat %+v, want seq 3 and no changes", hb)
 		}
 	})
+}
+
+// settle, in a synctest bubble, lets the diffs queued so far go out: it
+// sleeps past the default DiffWindow (virtual time), then waits for
+// every goroutine of the bubble to block.
+func settle() {
+	time.Sleep(2 * defaultDiffWindow)
+	synctest.Wait()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -221,4 +222,26 @@ func checkFor(cond func() bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// settle, in a synctest bubble, lets the diffs queued so far go out: it
+// sleeps past the default DiffWindow (virtual time), then waits for
+// every goroutine of the bubble to block.
+func settle() {
+	time.Sleep(50 * time.Millisecond)
+	synctest.Wait()
+}
+
+// orderedView is the watcher's state as key → phx_refs, in the order
+// phoenix.js keeps them.
+func (w *watcher) orderedView() map[string][]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string][]string{}
+	for k, metas := range w.state {
+		for _, m := range metas {
+			out[k] = append(out[k], m["phx_ref"].(string))
+		}
+	}
+	return out
 }

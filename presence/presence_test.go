@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/pyrehq/pyre/presence"
 	"github.com/pyrehq/pyre/pubsub"
@@ -152,14 +153,14 @@ func TestDiffs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		ref2, err := tr.Update("pid", "room:1", "u1", map[string]any{"name": "u1.2"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		tr.Untrack("pid", "room:1", "u1")
-		synctest.Wait()
+		settle()
 
 		want := []string{
 			fmt.Sprintf(`{"joins":{"u1":{"metas":[{"name":"u1","phx_ref":%q}]}},"leaves":{}}`, ref),
@@ -213,9 +214,9 @@ func TestUntrackAll(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		synctest.Wait()
+		settle()
 		tr.UntrackAll("u1")
-		synctest.Wait()
+		settle()
 		for _, topic := range []string{"room:1", "room:2"} {
 			list := tr.List(context.Background(), topic)
 			if len(list) != 1 || len(list["a"].Metas) != 1 {
@@ -251,9 +252,9 @@ func TestFetch(t *testing.T) {
 		})
 		w := watch(ps, "room:1")
 		ref, _ := tr.Track("o", "room:1", "u1", map[string]any{"n": 1})
-		synctest.Wait()
+		settle()
 		tr.Untrack("o", "room:1", "u1")
-		synctest.Wait()
+		settle()
 
 		want := fmt.Sprintf(`{"metas":[{"n":1,"phx_ref":%q}],"user":"user u1"}`, ref)
 		diffs := w.rawList()
@@ -264,7 +265,7 @@ func TestFetch(t *testing.T) {
 		}
 
 		ref, _ = tr.Track("o", "room:1", "u1", map[string]any{"n": 1})
-		synctest.Wait()
+		settle()
 		want = fmt.Sprintf(`{"metas":[{"n":1,"phx_ref":%q}],"user":"user u1"}`, ref)
 		if got := mustJSON(t, tr.Get(context.Background(), "room:1", "u1")); got != want {
 			t.Fatalf("Get = %s, want %s", got, want)
@@ -275,7 +276,7 @@ func TestFetch(t *testing.T) {
 
 		// A panicking Fetch is logged; the presences go out as it left them.
 		bref, _ := tr.Track("o", "room:1", "boom", map[string]any{})
-		synctest.Wait()
+		settle()
 		diffs = w.rawList()
 		if got, want := diffs[len(diffs)-1], fmt.Sprintf(`{"joins":{"boom":{"metas":[{"phx_ref":%q}]}},"leaves":{}}`, bref); got != want {
 			t.Fatalf("diff after a Fetch panic: %s, want %s", got, want)
@@ -374,7 +375,7 @@ func TestTenThousandJoinsAtOnce(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		synctest.Wait() // Every diff has been broadcast.
+		settle() // Every diff has been broadcast.
 
 		list := tr.List(context.Background(), "room:big")
 		if len(list) != n {
@@ -422,4 +423,106 @@ func (s *countingSub) Deliver(m *pubsub.Message) {
 	}
 	s.c.mu.Unlock()
 	s.joins.Add(int64(n))
+}
+
+// TestDiffWindow checks that a topic's changes wait the window, no more,
+// and go out as one diff; that a negative window sends them as soon as
+// the shard's goroutine takes them; and that Shutdown does not wait.
+func TestDiffWindow(t *testing.T) {
+	t.Parallel()
+	const window = 40 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		ps := newPubSub(t, "n1")
+		tr := newTracker(t, ps, &presence.Options{DiffWindow: window})
+		w := watch(ps, "room:1")
+		for i := range 5 {
+			if _, err := tr.Track(fmt.Sprint("o", i), "room:1", fmt.Sprint("u", i), nil); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(window / 10)
+		}
+		synctest.Wait()
+		if got := len(w.diffList()); got != 0 {
+			t.Fatalf("%d diffs before the window is over, want 0", got)
+		}
+		time.Sleep(window / 2) // The first change has waited the window now.
+		synctest.Wait()
+		diffs := w.diffList()
+		if len(diffs) != 1 || len(diffs[0].Joins) != 5 || len(diffs[0].Leaves) != 0 {
+			t.Fatalf("diffs after the window: %+v, want one with the 5 joins", diffs)
+		}
+		if view, list := w.view(), refs(tr.List(context.Background(), "room:1")); !equalRefs(view, list) {
+			t.Fatalf("view %s, List %s", showRefs(view), showRefs(list))
+		}
+		// Shutdown sends what waits at once.
+		tr.Untrack("o0", "room:1", "u0")
+		start := time.Now()
+		if err := tr.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d >= window {
+			t.Fatalf("Shutdown waited %v for the window", d)
+		}
+		synctest.Wait()
+		if diffs := w.diffList(); len(diffs) != 2 || len(diffs[1].Leaves) != 1 {
+			t.Fatalf("diffs after Shutdown: %+v, want the leave", diffs)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		ps := newPubSub(t, "n1")
+		tr := newTracker(t, ps, &presence.Options{DiffWindow: -1})
+		w := watch(ps, "room:1")
+		for i := range 3 {
+			if _, err := tr.Track("o", "room:1", fmt.Sprint("u", i), nil); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // No time passes: the diff went out already.
+		}
+		if got := len(w.diffList()); got != 3 {
+			t.Fatalf("no window: %d diffs, want 3", got)
+		}
+	})
+}
+
+// TestDiffWindowViewMatchesList tracks and untracks at random, several
+// owners per key, letting the window pass at random points, and compares
+// a subscriber's view (phoenix.js's rules, metas in order) with List.
+func TestDiffWindowViewMatchesList(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ps := newPubSub(t, "n1")
+		tr := newTracker(t, ps, nil)
+		w := watch(ps, "room:1")
+		rng := rand.New(rand.NewPCG(1, 2))
+		tracked := map[[2]string]bool{}
+		for i := range 400 {
+			owner, key := fmt.Sprint("o", rng.IntN(6)), fmt.Sprint("k", rng.IntN(3))
+			if tracked[[2]string{owner, key}] {
+				tr.Untrack(owner, "room:1", key)
+				delete(tracked, [2]string{owner, key})
+			} else {
+				if _, err := tr.Track(owner, "room:1", key, nil); err != nil {
+					t.Fatal(err)
+				}
+				tracked[[2]string{owner, key}] = true
+			}
+			if i%17 == 0 {
+				time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+			}
+		}
+		settle()
+		view := w.orderedView()
+		list := map[string][]string{}
+		for k, p := range tr.List(context.Background(), "room:1") {
+			for _, m := range p.Metas {
+				list[k] = append(list[k], m.Ref)
+			}
+		}
+		if !equalRefs(view, list) {
+			t.Fatalf("view %s\nList %s", showRefs(view), showRefs(list))
+		}
+		if n := len(w.diffList()); n >= 400 {
+			t.Fatalf("%d diffs for 400 changes: nothing merged", n)
+		}
+	})
 }

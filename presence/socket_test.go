@@ -123,11 +123,11 @@ func TestTrackAndPushStateOrder(t *testing.T) {
 
 		a := &presenceRoom{tr: tr, user: "ann", refs: make(chan string, 4)}
 		ca, connA := join(t, ps, &wg, "room:1", a)
-		synctest.Wait()
+		settle()
 		refA := <-a.refs
 		b := &presenceRoom{tr: tr, user: "bob", refs: make(chan string, 4)}
 		cb, connB := join(t, ps, &wg, "room:1", b)
-		synctest.Wait()
+		settle()
 		refB := <-b.refs
 
 		metaA := fmt.Sprintf(`{"metas":[{"phx_ref":%q,"user":"ann"}]}`, refA)
@@ -152,7 +152,7 @@ func TestTrackAndPushStateOrder(t *testing.T) {
 		// An update: one diff, old meta left, new meta joined.
 		b.update = map[string]any{"user": "bob", "status": "away"}
 		cb.HandleIn(protocol.Message{Topic: "room:1", Event: "update", Ref: protocol.StringRef("2"), Payload: protocol.JSON([]byte(`{}`))})
-		synctest.Wait()
+		settle()
 		refB2 := <-b.refs
 		_, payloads = connA.events(t)
 		want := fmt.Sprintf(`{"joins":{"bob":{"metas":[{"phx_ref":%q,"phx_ref_prev":%q,"status":"away","user":"bob"}]}},"leaves":{"bob":%s}}`, refB2, refB, metaB)
@@ -162,13 +162,13 @@ func TestTrackAndPushStateOrder(t *testing.T) {
 
 		// bob leaves: his entry goes, by itself.
 		cb.Leave(protocol.Message{Topic: "room:1", Event: "phx_leave", Ref: protocol.StringRef("3")})
-		synctest.Wait()
+		settle()
 		if list := tr.List(context.Background(), "room:1"); len(list) != 1 || list["ann"] == nil {
 			t.Fatalf("after bob left: %s", mustJSON(t, list))
 		}
 		// ann's connection closes: hers goes too.
 		ca.Stop(channel.ErrClosed)
-		synctest.Wait()
+		settle()
 		if list := tr.List(context.Background(), "room:1"); len(list) != 0 {
 			t.Fatalf("after ann's connection closed: %s", mustJSON(t, list))
 		}
@@ -188,10 +188,10 @@ func TestSocketCrashUntracks(t *testing.T) {
 		w := watch(ps, "room:1")
 		r := &presenceRoom{tr: tr, user: "ann", crash: true, refs: make(chan string, 1)}
 		join(t, ps, &wg, "room:1", r)
-		synctest.Wait()
+		settle()
 		ref := <-r.refs
 		_ = wg.Wait(context.Background())
-		synctest.Wait()
+		settle()
 		if list := tr.List(context.Background(), "room:1"); len(list) != 0 {
 			t.Fatalf("a crashed channel is still listed: %s", mustJSON(t, list))
 		}
@@ -220,7 +220,7 @@ func TestSocketHelpers(t *testing.T) {
 		var wg workq.Group
 		h := &helperRoom{tr: tr, done: make(chan error, 1)}
 		c, conn := join(t, ps, &wg, "room:1", h)
-		synctest.Wait()
+		settle()
 		if err := <-h.done; err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func TestSocketHelpers(t *testing.T) {
 		}
 		c.Stop(channel.ErrClosed)
 		_ = wg.Wait(context.Background())
-		synctest.Wait()
+		settle()
 		if n := len(tr.List(context.Background(), "room:1")); n != 0 {
 			t.Fatalf("%d keys left after the channel ended", n)
 		}
@@ -242,7 +242,7 @@ func TestSocketHelpers(t *testing.T) {
 		if _, err := tr.TrackSocket(c.Socket(), "late", nil); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		if n := len(tr.List(context.Background(), "room:1")); n != 0 {
 			t.Fatalf("an ended channel stays tracked (%d keys)", n)
 		}

@@ -45,6 +45,7 @@ func run() error {
 	node := flag.String("node", "", "this node's name in the cluster (default: a random name)")
 	secret := flag.String("secret", "", "long-poll token secret, the same on every node of a cluster (default: random)")
 	metrics := flag.Bool("metrics", false, "install the Prometheus collector on every socket and serve it at /metrics (for benchmarks)")
+	flag.DurationVar(&presenceWindow, "presencewindow", 0, "the presence tracker's DiffWindow: how long a topic's changes are gathered into one presence_diff (0: the default; negative: none; for benchmarks)")
 	flag.Parse()
 	level := slog.LevelInfo
 	if *debug {

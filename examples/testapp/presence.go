@@ -15,12 +15,16 @@ import (
 	"github.com/pyrehq/pyre/pubsub"
 )
 
+// presenceWindow is the tracker's DiffWindow (0: its default), set by the
+// -presencewindow flag to measure others.
+var presenceWindow time.Duration
+
 // newPresence is the app's presence tracker, shared by every mount as the
 // PubSub is.
 func newPresence(ps *pubsub.PubSub, logger *slog.Logger) *presence.Tracker {
-	tr, err := presence.New(ps, &presence.Options{Logger: logger})
+	tr, err := presence.New(ps, &presence.Options{Logger: logger, DiffWindow: presenceWindow})
 	if err != nil {
-		panic(err) // The default options are valid.
+		panic(err) // The options are valid: DiffWindow may be any duration.
 	}
 	return tr
 }
