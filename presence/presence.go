@@ -53,10 +53,10 @@ type Options struct {
 	// presence_diff: the first change queued on an idle topic waits this
 	// long, and every change of the topic made meanwhile goes out with it,
 	// merged (at most 1,000 metas per diff). In a room of N members, N
-	// joins then cost about N × (time they take / DiffWindow) frames
-	// rather than N²/2, at the price of up to DiffWindow more latency per
-	// change. If zero, 25 ms; if negative, no wait: only the changes
-	// queued while the previous diff was being broadcast are merged.
+	// joins over T then cost about N × T / (2 × DiffWindow) frames rather
+	// than N²/2, at the price of up to DiffWindow more latency per change.
+	// If zero, 25 ms; if negative, no wait: only the changes queued while
+	// the previous diff was being broadcast are merged.
 	DiffWindow time.Duration
 
 	// Logger receives errors (a Fetch panic, a gossip message that cannot
@@ -74,7 +74,7 @@ type Options struct {
 // State is sharded by topic: calls on different topics do not wait for
 // each other, and List never waits for the network. Diffs are broadcast
 // by a goroutine per shard, started while there is work, in the order the
-// changes happened; changes queued meanwhile on the same topic go out
+// changes happened; a topic's changes within [Options.DiffWindow] go out
 // merged in one diff.
 //
 // All methods are safe for concurrent use.
