@@ -31,7 +31,12 @@ func trackN(b *testing.B, tr *presence.Tracker, topic string, n int) {
 }
 
 func newBenchTracker(b *testing.B, ps *pubsub.PubSub) *presence.Tracker {
-	tr, err := presence.New(ps, &presence.Options{Logger: discard})
+	return newBenchTrackerWindow(b, ps, 0)
+}
+
+// newBenchTrackerWindow is newBenchTracker with Options.DiffWindow.
+func newBenchTrackerWindow(b *testing.B, ps *pubsub.PubSub, window time.Duration) *presence.Tracker {
+	tr, err := presence.New(ps, &presence.Options{Logger: discard, DiffWindow: window})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,10 +121,11 @@ func cpuTime() time.Duration {
 // it (two presence_diff fan-outs, built and broadcast by the tracker),
 // then broadcasts two plain messages of the same size. CPU is the
 // process's user+system time (getrusage), so the tracker's goroutines and
-// the GC are counted.
+// the GC are counted. The tracker has no DiffWindow, so that each change
+// is one diff, broadcast at once.
 func BenchmarkDiffVsBroadcast10k(b *testing.B) {
 	ps := newPubSub(b, "")
-	tr := newBenchTracker(b, ps)
+	tr := newBenchTrackerWindow(b, ps, -1)
 	subs := make([]*fastSub, benchN)
 	for i := range subs {
 		subs[i] = &fastSub{queue: make(chan protocol.Frame, 64)}
@@ -176,14 +182,24 @@ func BenchmarkDiffVsBroadcast10k(b *testing.B) {
 
 // BenchmarkJoinBurst10k tracks 10,000 keys from 10,000 goroutines at once
 // on a topic with 10,000 subscribers, until every subscriber has every
-// join.
+// join: without DiffWindow, and with its default.
 func BenchmarkJoinBurst10k(b *testing.B) {
+	for _, w := range []time.Duration{-1, 0} {
+		name := "window=none"
+		if w == 0 {
+			name = "window=default"
+		}
+		b.Run(name, func(b *testing.B) { joinBurst(b, w) })
+	}
+}
+
+func joinBurst(b *testing.B, window time.Duration) {
 	var diffs atomic.Int64
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
 		ps := newPubSub(b, "")
-		tr, err := presence.New(ps, &presence.Options{Logger: discard})
+		tr, err := presence.New(ps, &presence.Options{Logger: discard, DiffWindow: window})
 		if err != nil {
 			b.Fatal(err)
 		}
