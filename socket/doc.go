@@ -79,9 +79,10 @@
 // broadcast, from any node; broadcasts made on the node meanwhile follow
 // the reply, in order, and never wait for the join.
 // Everything else a channel does runs in the channel's own goroutine
-// (see package channel). Frames for the client are queued on the
-// connection and written by a single writer goroutine; nothing that
-// queues a frame waits for the network. A client that does not read fast
+// (see package channel). A frame for the client is written by its sender
+// with one non-blocking write when nothing waits on the connection, and
+// otherwise queued and written in order by a writer goroutine that runs
+// while frames wait; nothing that sends a frame waits for the network. A client that does not read fast
 // enough for its queue (transport.WebSocketOptions.QueueBytes) is cut, and
 // so is one that takes no data at all for the stall timeout
 // (transport.WebSocketOptions.StallTimeout).

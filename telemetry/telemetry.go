@@ -58,8 +58,10 @@ type Hooks struct {
 	RateLimited func(RateLimitEvent)
 	// FramesIn: frames received from a client (one call per frame).
 	FramesIn func(FramesEvent)
-	// FramesOut: frames written to a client (one call per write batch, or
-	// per poll answered).
+	// FramesOut: frames written to a client (one call per frame written at
+	// once, per batch of queued frames written, or per poll answered). It
+	// may run on a broadcaster's goroutine, under the PubSub's read lock:
+	// it must not block or broadcast.
 	FramesOut func(FramesEvent)
 }
 

@@ -1,6 +1,9 @@
-// Package ws is Pyre's WebSocket connection, on github.com/coder/websocket:
-// one reader (the goroutine that calls Run) and one writer that drains a
-// byte-bounded queue, and the cut of a client that is slow or stalled.
+// Package ws is Pyre's WebSocket connection, on github.com/coder/websocket
+// (the handshake, reading, control frames, the close handshake): one
+// reader (the goroutine that calls Run); data frames framed by Pyre and
+// written by their sender when nothing waits, or by a writer goroutine
+// that drains a byte-bounded queue while frames wait (writer.go); and the
+// cut of a client that is slow or stalled.
 package ws
 
 import (
@@ -21,7 +24,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pyrehq/pyre/internal/workq"
-	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/transport"
 )
 
@@ -45,6 +47,8 @@ type Options struct {
 	// WriteDeadlines finds stalls with write deadlines even where the
 	// kernel could (TCP_USER_TIMEOUT), as on other systems: for tests.
 	WriteDeadlines bool
+
+	noDirect bool // Every frame through the writer: for tests.
 }
 
 func (o *Options) withDefaults() Options {
@@ -71,9 +75,10 @@ func (o *Options) withDefaults() Options {
 }
 
 // Conn is one accepted WebSocket connection. The reader runs in the
-// goroutine that calls [Conn.Run]; the writer, started with the first
-// frame and parked while there is nothing to write, drains a byte-bounded
-// queue. Both belong to the connection's own group, which Run waits for.
+// goroutine that calls [Conn.Run]. Frames are written by whoever sends
+// them when nothing waits, and otherwise by a writer goroutine that runs
+// while frames wait (writer.go). Every goroutine of a Conn belongs to its
+// own group, which Run waits for.
 //
 // Send and Close may be called from any goroutine and never block.
 type Conn struct {
@@ -81,11 +86,26 @@ type Conn struct {
 	nc    *netConn
 	opts  Options
 	idle  *time.Timer
-	out   *workq.Queue[protocol.Frame]
-	group workq.Group // The writer and the closer.
+	group workq.Group // The writer, the closer and the cut.
+	rawState
 
-	mu      sync.Mutex             // Protects closing.
-	closing *transport.CloseReason // Set once: by Close, an overflow or Run's end.
+	direct      bool   // Send may write from its caller's goroutine.
+	coderFrames bool   // permessage-deflate: coder/websocket frames and writes every frame.
+	writeLoopFn func() // c.writeLoop, bound once.
+
+	dhdr [maxHeader]byte // A direct write's header; the owner's.
+	br   *bufio.Reader   // coder/websocket's reader; the reader goroutine's (see waitIdle).
+
+	mu            sync.Mutex             // Protects the following.
+	turn          sync.Cond              // On mu: the write side was let go for a coder/websocket write.
+	closing       *transport.CloseReason // Set once: by Close, a cut or Run's end.
+	closed        bool                   // Send refuses.
+	busy          bool                   // The write side is owned (see writer.go).
+	ctrlWait      int                    // coder/websocket writes waiting for the write side.
+	closerStarted bool                   // The close frame's goroutine was started.
+	q             *frameList             // Frames waiting, oldest first; nil when none.
+	qOff          int                    // Bytes of q's first frame already written.
+	qBytes        int                    // Payload bytes waiting, for QueueBytes.
 
 	dead atomic.Bool // A write failed or the connection was cut: no close frame.
 }
@@ -102,18 +122,12 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error
 		ao.CompressionMode = websocket.CompressionContextTakeover
 	}
 	c := &Conn{opts: o}
+	c.turn.L = &c.mu
+	c.writeLoopFn = c.writeLoop
 	ao.OnPingReceived = func(context.Context, []byte) bool { c.touch(); return true }
 	ao.OnPongReceived = func(context.Context, []byte) { c.touch() }
-	c.out = workq.New(&c.group, c.write, &workq.Options[protocol.Frame]{
-		Linger:  true,
-		Limit:   o.QueueBytes,
-		Cost:    func(f protocol.Frame) int { return len(f.Data) },
-		Drained: c.closeFrame,
-	})
 	ws, err := websocket.Accept(&hijacker{ResponseWriter: w, c: c}, r, ao)
 	if err != nil {
-		c.out.Close()
-		_ = c.group.Wait(context.Background())
 		return nil, err
 	}
 	ws.SetReadLimit(o.MaxFrameSize)
@@ -127,51 +141,46 @@ func (c *Conn) touch() {
 	}
 }
 
-// Send queues f for writing and returns at once. It reports false when the
-// connection is closing or when f would pass the queue's bound, in which
-// case the connection is cut with CloseSlowConsumer.
-func (c *Conn) Send(f protocol.Frame) bool {
-	switch c.out.Push(f) {
-	case nil:
-		return true
-	case workq.ErrFull:
-		c.cut(transport.CloseSlowConsumer)
-	}
-	return false
-}
-
 // Close asks for the connection to be closed with reason once the frames
 // already queued are written. Only the first reason counts.
 func (c *Conn) Close(reason transport.CloseReason) {
-	if c.setClosing(reason) {
-		c.out.Close() // Drained writes the close frame after the last frame.
-	}
-}
-
-// setClosing records why the connection closes and reports whether it is
-// the first reason, the one that counts.
-func (c *Conn) setClosing(reason transport.CloseReason) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing != nil {
-		return false
+	if c.closing == nil {
+		c.closing = &reason
+		c.closed = true
+		c.closeIfDrainedLocked() // Or the owner of the write side, when it lets go.
 	}
-	c.closing = &reason
-	return true
+	c.mu.Unlock()
 }
 
 // cut ends the connection at once, dropping what is queued, without a
 // close frame: for a client that does not read, which would read none.
 func (c *Conn) cut(reason transport.CloseReason) {
-	if !c.setClosing(reason) {
+	if !c.end0(reason) {
 		return
 	}
-	c.dead.Store(true)
-	c.out.Close()
-	c.out.Clear()
 	c.opts.Logger.Warn("cutting websocket", "reason", reason.Reason, "queue_bytes", c.opts.QueueBytes)
-	c.group.Go(func() { _ = c.ws.CloseNow() })
 }
+
+// end0 ends the connection at once with reason, if it is the first
+// reason: nothing more is written, what waits is dropped and the socket
+// is closed (by a goroutine of the group: never in the caller's).
+func (c *Conn) end0(reason transport.CloseReason) bool {
+	c.mu.Lock()
+	if c.closing != nil {
+		c.mu.Unlock()
+		return false
+	}
+	c.closing = &reason
+	c.closed = true
+	c.dead.Store(true)
+	c.dropQueueLocked()
+	c.mu.Unlock()
+	c.group.Go(c.closeNow)
+	return true
+}
+
+func (c *Conn) closeNow() { _ = c.ws.CloseNow() }
 
 // SlowConsumer cuts the connection as a frame that would pass the
 // queue's bound does ([transport.CloseSlowConsumer]): for frames held
@@ -181,36 +190,28 @@ func (c *Conn) SlowConsumer() { c.cut(transport.CloseSlowConsumer) }
 // Abort ends the connection at once, dropping what is queued, without a
 // close frame.
 func (c *Conn) Abort() {
-	c.setClosing(transport.CloseShutdown)
-	c.dead.Store(true)
-	c.out.Close()
-	c.out.Clear()
-	c.group.Go(func() { _ = c.ws.CloseNow() })
+	if !c.end0(transport.CloseShutdown) {
+		c.mu.Lock()
+		c.dead.Store(true)
+		c.dropQueueLocked()
+		c.mu.Unlock()
+		c.group.Go(c.closeNow)
+	}
 }
 
-// write writes a batch of frames, on the queue's goroutine.
-func (c *Conn) write(batch []protocol.Frame) {
-	if c.dead.Load() {
-		return
-	}
-	bytes := 0
-	for _, f := range batch {
+// writeCoder writes the frames of l with coder/websocket, which frames
+// and compresses them (permessage-deflate).
+func (c *Conn) writeCoder(l *frameList) error {
+	for i := range l.f {
 		typ := websocket.MessageText
-		if f.Binary {
+		if l.f[i].bin {
 			typ = websocket.MessageBinary
 		}
-		if err := c.ws.Write(context.Background(), typ, f.Data); err != nil {
-			c.dead.Store(true)
-			c.out.Close()
-			c.out.Clear()
-			_ = c.ws.CloseNow()
-			return
+		if err := c.ws.Write(context.Background(), typ, l.f[i].data); err != nil {
+			return err
 		}
-		bytes += len(f.Data)
 	}
-	if c.opts.OnWrite != nil {
-		c.opts.OnWrite(len(batch), bytes)
-	}
+	return nil
 }
 
 // closeFrame runs once every queued frame is written after Close: it
@@ -220,7 +221,7 @@ func (c *Conn) closeFrame() {
 	c.mu.Lock()
 	reason := c.closing
 	c.mu.Unlock()
-	if reason == nil || c.dead.Load() || c.ws == nil {
+	if reason == nil || c.dead.Load() {
 		return
 	}
 	_ = c.ws.Close(websocket.StatusCode(reason.Code), reason.Reason)
@@ -250,17 +251,20 @@ func (c *Conn) end(reason transport.CloseReason) transport.CloseReason {
 	if c.nc.stalled.Load() {
 		reason = transport.CloseStalled
 	}
-	if !c.setClosing(reason) {
-		c.mu.Lock()
-		reason = *c.closing
-		c.mu.Unlock()
+	c.mu.Lock()
+	if c.closing == nil {
+		c.closing = &reason
 	}
+	reason = *c.closing
+	c.closed = true
+	c.dead.Store(true)
+	c.dropQueueLocked()
+	c.mu.Unlock()
 	if reason == transport.CloseStalled {
 		c.opts.Logger.Warn("cut stalled websocket: the client took no data", "stall_timeout", c.opts.StallTimeout)
 	}
 	// The reader returns only once the peer is gone or has answered our
-	// close frame, so nothing is left to send: release the writer.
-	c.out.Close()
+	// close frame, so nothing is left to send: a writer's write fails.
 	_ = c.ws.CloseNow()
 	_ = c.group.Wait(context.Background())
 	return reason
@@ -269,6 +273,7 @@ func (c *Conn) end(reason transport.CloseReason) transport.CloseReason {
 func (c *Conn) readLoop(h Handler) transport.CloseReason {
 	ctx := context.Background()
 	for {
+		c.waitIdle()
 		typ, rd, err := c.ws.Reader(ctx)
 		if err != nil {
 			return transport.CloseNormal
@@ -311,10 +316,22 @@ func (c *Conn) drain() transport.CloseReason {
 	}
 }
 
+// The buffers coder/websocket gets for a connection. It reads through
+// the reader's buffer (a frame header, and payloads shorter than the
+// buffer; longer reads go straight to the socket), and writes only
+// control frames through the writer's, each in one flush: a control
+// frame is at most 2 + 125 bytes. net/http's 4 KiB buffers are left to
+// the garbage collector.
+const (
+	readBufferSize    = 512
+	controlBufferSize = 256
+)
+
 // hijacker hands github.com/coder/websocket the connection wrapped in a
 // netConn, for reads (coder/websocket reads through the net.Conn that
-// Hijack returns) and writes (through a bufio.Writer on it), and sets the
-// stall timeout on the TCP connection.
+// Hijack returns) and control frames (through a bufio.Writer on it),
+// sets the stall timeout on the TCP connection, and chooses how the
+// connection's frames are written.
 type hijacker struct {
 	http.ResponseWriter
 	c *Conn
@@ -327,27 +344,78 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	nc := &netConn{Conn: raw, stall: h.c.opts.StallTimeout}
-	if nc.stall > 0 && !h.c.opts.WriteDeadlines && setUserTimeout(raw, nc.stall) {
+	c := h.c
+	nc := &netConn{Conn: raw, c: c, stall: c.opts.StallTimeout}
+	if nc.stall > 0 && !c.opts.WriteDeadlines && setUserTimeout(raw, nc.stall) {
 		nc.stall = 0 // The kernel measures progress: no write deadlines.
 	}
-	h.c.nc = nc
-	brw.Writer.Reset(nc) // Keeps net/http's buffer: nothing more to allocate.
-	return nc, brw, nil
+	if n := brw.Reader.Buffered(); n > 0 {
+		// Sent by the client right after its handshake and read by
+		// net/http already: read first.
+		b, _ := brw.Reader.Peek(n)
+		nc.pre = bytes.Clone(b)
+	}
+	c.nc = nc
+	// permessage-deflate is negotiated when coder/websocket answers with
+	// the extension: it then frames (and compresses) every message.
+	c.coderFrames = h.Header().Get("Sec-WebSocket-Extensions") != ""
+	c.initRaw(raw)
+	wsize := controlBufferSize
+	if c.coderFrames {
+		wsize = 4096
+	} else {
+		// Direct writes need the socket itself, and the kernel's stall
+		// cut (or none): a write deadline would outlive the write.
+		c.direct = c.raw != nil && nc.stall <= 0 && !c.opts.noDirect
+	}
+	c.br = bufio.NewReaderSize(nc, readBufferSize)
+	return nc, bufio.NewReadWriter(c.br, bufio.NewWriterSize(nc, wsize)), nil
+}
+
+// waitIdle waits, in the reader, until the client sends something when
+// nothing it sent is left to read, before coder/websocket is asked for
+// the next message: an idle connection's reader then waits a few calls
+// deep rather than at the bottom of coder/websocket's read path, and the
+// garbage collector shrinks its stack (to 2 or 4 KiB from the 8 KiB a
+// join may have grown it to). The wait costs no system call more than
+// the read it replaces (a peek finds the socket empty instead of a read).
+func (c *Conn) waitIdle() {
+	if c.raw == nil {
+		return
+	}
+	// Under mu: the goroutine that writes the close frame also reads (the
+	// close handshake), and it is started under mu, once closerStarted.
+	c.mu.Lock()
+	idle := !c.closerStarted && c.br.Buffered() == 0 && len(c.nc.pre) == 0
+	c.mu.Unlock()
+	if idle {
+		c.waitReadable()
+	}
 }
 
 // netConn is the connection under coder/websocket. It notes a stall: the
 // kernel's TCP_USER_TIMEOUT (ETIMEDOUT) or, where that option is not
-// available, a write deadline that passed. Read and Write are called by
-// the reader and the writer, one each at a time.
+// available, a write deadline that passed. Read is called by the reader;
+// Write by coder/websocket, one at a time, and writeOwned by the owner of
+// the write side.
 type netConn struct {
 	net.Conn
+	c        *Conn
+	pre      []byte        // Read before the hijack; the reader's.
 	stall    time.Duration // Write deadline per blocked write; 0: none.
-	deadline time.Time     // The write deadline set; the writer's.
+	deadline time.Time     // The write deadline set; the write side's owner's.
 	stalled  atomic.Bool
 }
 
 func (nc *netConn) Read(p []byte) (int, error) {
+	if len(nc.pre) > 0 {
+		n := copy(p, nc.pre)
+		nc.pre = nc.pre[n:]
+		if len(nc.pre) == 0 {
+			nc.pre = nil
+		}
+		return n, nil
+	}
 	n, err := nc.Conn.Read(p)
 	if err != nil {
 		nc.noteStall(err)
@@ -355,11 +423,36 @@ func (nc *netConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write arms the write deadline when fewer than half of the stall timeout
-// is left of it (a SetWriteDeadline per write would cost more than the
-// write on a busy connection), so a write that blocks is cut after
-// between half the stall timeout and all of it.
+// Write is coder/websocket's: one whole control frame per call (see
+// controlBufferSize), written when it owns the write side, between two
+// data frames. With permessage-deflate coder/websocket writes every frame
+// and orders them itself.
 func (nc *netConn) Write(p []byte) (int, error) {
+	c := nc.c
+	if c.coderFrames {
+		return nc.writeOwned(p)
+	}
+	c.ctrlAcquire()
+	n, err := nc.writeOwned(p)
+	c.ctrlRelease(len(p) > 0 && p[0]&0x0f == 0x8, err) // opcode 8: close.
+	return n, err
+}
+
+// writeOwned writes p, blocking, for the owner of the write side.
+func (nc *netConn) writeOwned(p []byte) (int, error) {
+	nc.armDeadline()
+	n, err := nc.Conn.Write(p)
+	if err != nil {
+		nc.noteStall(err)
+	}
+	return n, err
+}
+
+// armDeadline arms the write deadline when fewer than half of the stall
+// timeout is left of it (a SetWriteDeadline per write would cost more
+// than the write on a busy connection), so a write that blocks is cut
+// after between half the stall timeout and all of it.
+func (nc *netConn) armDeadline() {
 	if nc.stall > 0 {
 		now := time.Now()
 		if nc.deadline.Sub(now) < nc.stall/2 {
@@ -367,11 +460,6 @@ func (nc *netConn) Write(p []byte) (int, error) {
 			_ = nc.Conn.SetWriteDeadline(nc.deadline)
 		}
 	}
-	n, err := nc.Conn.Write(p)
-	if err != nil {
-		nc.noteStall(err)
-	}
-	return n, err
 }
 
 func (nc *netConn) noteStall(err error) {

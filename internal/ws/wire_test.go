@@ -1,0 +1,443 @@
+package ws_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pyrehq/pyre/internal/ws"
+	"github.com/pyrehq/pyre/protocol"
+	"github.com/pyrehq/pyre/transport"
+)
+
+// rawClient speaks WebSocket over a plain TCP connection and reads the
+// server's frames byte for byte: the tests of the write path check the
+// exact bytes on the wire.
+type rawClient struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+	wm sync.Mutex
+}
+
+// rawFrame is one frame as it came on the wire.
+type rawFrame struct {
+	fin    bool
+	opcode byte
+	data   []byte
+	head   []byte // The header bytes.
+}
+
+func dialRaw(t *testing.T, s *wsServer, rcvbuf int) (*rawClient, *ws.Conn) {
+	t.Helper()
+	d := net.Dialer{}
+	nc, err := d.Dial("tcp", strings.TrimPrefix(s.ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcvbuf > 0 {
+		_ = nc.(*net.TCPConn).SetReadBuffer(rcvbuf)
+	}
+	t.Cleanup(func() { nc.Close() })
+	key := make([]byte, 16)
+	_, _ = rand.Read(key)
+	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key) + "\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReaderSize(nc, 4096)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: HTTP %d", resp.StatusCode)
+	}
+	c := &rawClient{t: t, nc: nc, br: br}
+	select {
+	case conn := <-s.conns:
+		return c, conn
+	case <-time.After(5 * time.Second):
+		t.Fatal("no server connection")
+		return nil, nil
+	}
+}
+
+// next reads one frame; it fails the test on an error or after 10 s.
+func (c *rawClient) next() rawFrame {
+	c.t.Helper()
+	f, err := c.read()
+	if err != nil {
+		c.t.Fatalf("reading a frame: %v", err)
+	}
+	return f
+}
+
+func (c *rawClient) read() (rawFrame, error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var h [2]byte
+	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+		return rawFrame{}, err
+	}
+	f := rawFrame{fin: h[0]&0x80 != 0, opcode: h[0] & 0x0f, head: h[:]}
+	if h[0]&0x70 != 0 || h[1]&0x80 != 0 {
+		return f, fmt.Errorf("reserved bits or mask set: % x", h)
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(c.br, b[:]); err != nil {
+			return f, err
+		}
+		f.head = append(f.head, b[:]...)
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(c.br, b[:]); err != nil {
+			return f, err
+		}
+		f.head = append(f.head, b[:]...)
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	f.data = make([]byte, n)
+	_, err := io.ReadFull(c.br, f.data)
+	return f, err
+}
+
+// send writes one masked frame.
+func (c *rawClient) send(opcode byte, p []byte) {
+	c.t.Helper()
+	b := []byte{0x80 | opcode}
+	switch {
+	case len(p) <= 125:
+		b = append(b, 0x80|byte(len(p)))
+	case len(p) <= 0xffff:
+		b = append(b, 0x80|126, byte(len(p)>>8), byte(len(p)))
+	default:
+		b = append(b, 0x80|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(len(p)))
+	}
+	mask := [4]byte{1, 2, 3, 4}
+	b = append(b, mask[:]...)
+	for i, x := range p {
+		b = append(b, x^mask[i%4])
+	}
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Errorf("client write: %v", err)
+	}
+}
+
+// wantHeader is the header RFC 6455 gives a final, unmasked frame.
+func wantHeader(opcode byte, n int) []byte {
+	b := []byte{0x80 | opcode}
+	switch {
+	case n <= 125:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
+
+func payload(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a' + (seed+byte(i))%26
+	}
+	return b
+}
+
+// writeModes are the ways a frame is written: straight from Send when
+// nothing waits (Linux), and through the writer alone, copying a batch
+// into one buffer (other systems, TLS).
+var writeModes = []struct {
+	name string
+	opts func(*ws.Options)
+}{{"direct", func(*ws.Options) {}}, {"writer", ws.NoDirect}}
+
+// Every length class of the header (7-bit, 16-bit, 64-bit), text and
+// binary, comes out byte for byte as RFC 6455 frames it.
+func TestWireBytes(t *testing.T) {
+	t.Parallel()
+	for _, m := range writeModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			var o ws.Options
+			m.opts(&o)
+			s := newWSServer(t, o, nil)
+			c, conn := dialRaw(t, s, 0)
+			if want := m.name == "direct"; ws.Direct(conn) != want {
+				t.Fatalf("direct writes: %v, want %v", ws.Direct(conn), want)
+			}
+			sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200_000}
+			for i, n := range sizes {
+				p := payload(n, byte(i))
+				bin := i%2 == 1
+				if !conn.Send(protocol.Frame{Data: p, Binary: bin}) {
+					t.Fatalf("Send of %d bytes refused", n)
+				}
+				op := byte(1)
+				if bin {
+					op = 2
+				}
+				f := c.next()
+				if !bytes.Equal(f.head, wantHeader(op, n)) {
+					t.Fatalf("%d bytes: header % x, want % x", n, f.head, wantHeader(op, n))
+				}
+				if !bytes.Equal(f.data, p) {
+					t.Fatalf("%d bytes: payload differs", n)
+				}
+			}
+		})
+	}
+}
+
+// A client that does not read: a direct write that the socket takes
+// only in part, or not at all, leaves the rest first in the queue, and
+// the frames sent after it follow it whole and in order once the client
+// reads.
+func TestPartialWriteFallsBackToQueue(t *testing.T) {
+	t.Parallel()
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}, nil)
+	c, conn := dialRaw(t, s, 0)
+	if !ws.Direct(conn) {
+		t.Skip("no direct writes on this system")
+	}
+	big := payload(32<<20, 7) // More than the socket buffers take at once.
+	if !conn.Send(protocol.Frame{Data: big}) {
+		t.Fatal("Send refused")
+	}
+	frames, off := ws.Queued(conn)
+	if frames != 1 || off <= 0 {
+		t.Fatalf("after a partial direct write: %d frames queued, %d bytes written of the first; want 1 and some", frames, off)
+	}
+	const n = 200
+	for i := range n {
+		if !conn.Send(text(fmt.Sprintf("after %d", i))) {
+			t.Fatalf("Send %d refused", i)
+		}
+	}
+	if f := c.next(); !bytes.Equal(f.data, big) || !bytes.Equal(f.head, wantHeader(1, len(big))) {
+		t.Fatalf("the large frame came back changed (%d bytes)", len(f.data))
+	}
+	for i := range n {
+		if f := c.next(); string(f.data) != fmt.Sprintf("after %d", i) {
+			t.Fatalf("frame %d: %q", i, f.data)
+		}
+	}
+	// Idle again: the next frame is written straight, nothing queued.
+	if !conn.Send(text("idle")) {
+		t.Fatal("Send refused")
+	}
+	if frames, _ := ws.Queued(conn); frames != 0 {
+		t.Fatalf("%d frames queued on an idle connection", frames)
+	}
+	if f := c.next(); string(f.data) != "idle" {
+		t.Fatalf("got %q", f.data)
+	}
+}
+
+// Pings answered while data frames flow, from several goroutines, some
+// written directly, some queued: every frame arrives whole (control
+// frames only between data frames), each goroutine's frames in order, and
+// every ping gets its pong.
+func TestControlFramesBetweenDataFrames(t *testing.T) {
+	t.Parallel()
+	for _, m := range writeModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			o := ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}
+			m.opts(&o)
+			s := newWSServer(t, o, nil)
+			c, conn := dialRaw(t, s, 0)
+			const senders, each, pings = 4, 300, 50
+			const size = 30_000 // 18 MB in all: more than the socket buffers.
+			var wg sync.WaitGroup
+			for g := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						p := fmt.Appendf(nil, "%d-%d-", g, i)
+						p = append(p, payload(10+(i*37)%size, byte(i))...)
+						if !conn.Send(protocol.Frame{Data: p}) {
+							t.Errorf("Send %d-%d refused", g, i)
+							return
+						}
+					}
+				}()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range pings {
+					c.send(0x9, fmt.Appendf(nil, "ping %d", i))
+					time.Sleep(time.Millisecond)
+				}
+			}()
+			time.Sleep(100 * time.Millisecond) // Frames back up meanwhile.
+			last := make([]int, senders)
+			for i := range last {
+				last[i] = -1
+			}
+			data, pongs := 0, 0
+			for data < senders*each || pongs < pings {
+				f := c.next()
+				switch f.opcode {
+				case 0xA:
+					if want := fmt.Sprintf("ping %d", pongs); string(f.data) != want {
+						t.Fatalf("pong %q, want %q", f.data, want)
+					}
+					pongs++
+				case 0x1:
+					var g, i int
+					if _, err := fmt.Sscanf(string(f.data), "%d-%d-", &g, &i); err != nil {
+						t.Fatalf("a data frame that is not one of ours (%d bytes): %.40q", len(f.data), f.data)
+					}
+					prefix := fmt.Sprintf("%d-%d-", g, i)
+					if !bytes.Equal(f.data[len(prefix):], payload(10+(i*37)%size, byte(i))) {
+						t.Fatalf("frame %s: payload changed", prefix)
+					}
+					if i != last[g]+1 {
+						t.Fatalf("sender %d: frame %d after %d", g, i, last[g])
+					}
+					last[g] = i
+					data++
+				default:
+					t.Fatalf("unexpected opcode %d", f.opcode)
+				}
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// Close while other goroutines write (directly or through the queue):
+// the frames the connection accepted come whole and in order, then the
+// close frame, and nothing after it.
+func TestCloseDuringDirectWrites(t *testing.T) {
+	t.Parallel()
+	for _, m := range writeModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			o := ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}
+			m.opts(&o)
+			s := newWSServer(t, o, nil)
+			c, conn := dialRaw(t, s, 0)
+			const senders = 4
+			accepted := make([]int, senders)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for g := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					for i := 0; ; i++ {
+						p := fmt.Appendf(nil, "%d-%d-", g, i)
+						p = append(p, payload(100+(i*53)%2000, byte(i))...)
+						if !conn.Send(protocol.Frame{Data: p}) {
+							return
+						}
+						accepted[g] = i + 1
+					}
+				}()
+			}
+			close(start)
+			time.Sleep(5 * time.Millisecond)
+			conn.Close(transport.CloseShutdown)
+			wg.Wait()
+			got := make([]int, senders)
+			for {
+				f := c.next()
+				if f.opcode == 0x8 {
+					if code := binary.BigEndian.Uint16(f.data); code != 1012 {
+						t.Fatalf("close code %d", code)
+					}
+					break
+				}
+				var g, i int
+				if _, err := fmt.Sscanf(string(f.data), "%d-%d-", &g, &i); err != nil || f.opcode != 1 {
+					t.Fatalf("a frame that is not one of ours: opcode %d, %.40q", f.opcode, f.data)
+				}
+				if i != got[g] {
+					t.Fatalf("sender %d: frame %d, want %d", g, i, got[g])
+				}
+				got[g]++
+			}
+			for g := range senders {
+				if got[g] != accepted[g] {
+					t.Fatalf("sender %d: %d frames accepted, %d arrived before the close frame", g, accepted[g], got[g])
+				}
+			}
+			c.send(0x8, []byte{0x03, 0xf4}) // The client's close: 1012.
+			if f, err := c.read(); err == nil {
+				t.Fatalf("a frame after the close frame: opcode %d, %.40q", f.opcode, f.data)
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+				t.Fatalf("after the close frame: %v, want EOF", err)
+			}
+			if r := s.reason(t); r != transport.CloseShutdown {
+				t.Fatalf("Run returned %v", r)
+			}
+		})
+	}
+}
+
+// The client closes first while data flows: the server's close frame
+// answers it, and no data frame follows that close frame.
+func TestNoDataAfterCloseReply(t *testing.T) {
+	t.Parallel()
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}, nil)
+	c, conn := dialRaw(t, s, 0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !conn.Send(text(fmt.Sprintf("data %d", i))) {
+				return
+			}
+		}
+	}()
+	time.Sleep(5 * time.Millisecond)
+	c.send(0x8, []byte{0x03, 0xe8}) // 1000
+	for {
+		f := c.next()
+		if f.opcode == 0x8 {
+			break
+		}
+		if f.opcode != 1 || !strings.HasPrefix(string(f.data), "data ") {
+			t.Fatalf("opcode %d, %.40q", f.opcode, f.data)
+		}
+	}
+	if f, err := c.read(); err == nil {
+		t.Fatalf("a frame after the close frame: opcode %d, %.40q", f.opcode, f.data)
+	}
+	close(stop)
+	wg.Wait()
+	if r := s.reason(t); r != transport.CloseNormal {
+		t.Fatalf("Run returned %v", r)
+	}
+}
