@@ -3,6 +3,7 @@ package ws_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/pyrehq/pyre/internal/ws"
 	"github.com/pyrehq/pyre/protocol"
@@ -439,5 +442,57 @@ func TestNoDataAfterCloseReply(t *testing.T) {
 	wg.Wait()
 	if r := s.reason(t); r != transport.CloseNormal {
 		t.Fatalf("Run returned %v", r)
+	}
+}
+
+// With permessage-deflate negotiated, coder/websocket frames and
+// compresses every message; without it offered, Pyre frames them.
+func TestCompression(t *testing.T) {
+	t.Parallel()
+	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{Compress: true}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, s.ts.URL, &websocket.DialOptions{CompressionMode: websocket.CompressionContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	var conn *ws.Conn
+	select {
+	case conn = <-s.conns:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no server connection")
+	}
+	if ws.Direct(conn) {
+		t.Fatal("direct writes with permessage-deflate")
+	}
+	big := strings.Repeat("compressible ", 1000)
+	for i := range 50 {
+		if !conn.Send(text(fmt.Sprintf("%d %s", i, big))) {
+			t.Fatalf("Send %d refused", i)
+		}
+	}
+	for i := range 50 {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%d %s", i, big); string(b) != want {
+			t.Fatalf("message %d: %.30q", i, b)
+		}
+	}
+	conn.Close(transport.CloseShutdown)
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusServiceRestart {
+		t.Fatalf("read after Close: %v", err)
+	}
+	if r := s.reason(t); r != transport.CloseShutdown {
+		t.Fatalf("Run returned %v", r)
+	}
+
+	// A client that offers no compression: Pyre frames.
+	s2 := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{Compress: true}}, nil)
+	_, conn2 := dialRaw(t, s2, 0)
+	if !ws.Direct(conn2) {
+		t.Fatal("no direct writes without permessage-deflate")
 	}
 }
