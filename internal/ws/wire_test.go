@@ -121,8 +121,7 @@ func (c *rawClient) read() (rawFrame, error) {
 }
 
 // send writes one masked frame.
-func (c *rawClient) send(opcode byte, p []byte) {
-	c.t.Helper()
+func (c *rawClient) send(opcode byte, p []byte) error {
 	b := []byte{0x80 | opcode}
 	switch {
 	case len(p) <= 125:
@@ -140,9 +139,8 @@ func (c *rawClient) send(opcode byte, p []byte) {
 	}
 	c.wm.Lock()
 	defer c.wm.Unlock()
-	if _, err := c.nc.Write(b); err != nil {
-		c.t.Errorf("client write: %v", err)
-	}
+	_, err := c.nc.Write(b)
+	return err
 }
 
 // wantHeader is the header RFC 6455 gives a final, unmasked frame.
@@ -230,6 +228,11 @@ func TestPartialWriteFallsBackToQueue(t *testing.T) {
 	if frames != 1 || off <= 0 {
 		t.Fatalf("after a partial direct write: %d frames queued, %d bytes written of the first; want 1 and some", frames, off)
 	}
+	// A ping meanwhile: its pong must wait for the end of the large frame.
+	if err := c.send(0x9, []byte("mid")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // The server reads the ping.
 	const n = 200
 	for i := range n {
 		if !conn.Send(text(fmt.Sprintf("after %d", i))) {
@@ -237,11 +240,23 @@ func TestPartialWriteFallsBackToQueue(t *testing.T) {
 		}
 	}
 	if f := c.next(); !bytes.Equal(f.data, big) || !bytes.Equal(f.head, wantHeader(1, len(big))) {
-		t.Fatalf("the large frame came back changed (%d bytes)", len(f.data))
+		t.Fatalf("the large frame came back changed (%d bytes, opcode %d)", len(f.data), f.opcode)
 	}
-	for i := range n {
-		if f := c.next(); string(f.data) != fmt.Sprintf("after %d", i) {
-			t.Fatalf("frame %d: %q", i, f.data)
+	pong := false
+	for i := 0; i < n; {
+		f := c.next()
+		if f.opcode == 0xA && string(f.data) == "mid" && !pong {
+			pong = true
+			continue
+		}
+		if f.opcode != 1 || string(f.data) != fmt.Sprintf("after %d", i) {
+			t.Fatalf("frame %d: opcode %d, %.40q", i, f.opcode, f.data)
+		}
+		i++
+	}
+	if !pong {
+		if f := c.next(); f.opcode != 0xA || string(f.data) != "mid" {
+			t.Fatalf("no pong: opcode %d, %.40q", f.opcode, f.data)
 		}
 	}
 	// Idle again: the next frame is written straight, nothing queued.
@@ -290,7 +305,9 @@ func TestControlFramesBetweenDataFrames(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range pings {
-					c.send(0x9, fmt.Appendf(nil, "ping %d", i))
+					if err := c.send(0x9, fmt.Appendf(nil, "ping %d", i)); err != nil {
+						return // The test has failed and closed the connection.
+					}
 					time.Sleep(time.Millisecond)
 				}
 			}()
@@ -389,7 +406,9 @@ func TestCloseDuringDirectWrites(t *testing.T) {
 					t.Fatalf("sender %d: %d frames accepted, %d arrived before the close frame", g, accepted[g], got[g])
 				}
 			}
-			c.send(0x8, []byte{0x03, 0xf4}) // The client's close: 1012.
+			if err := c.send(0x8, []byte{0x03, 0xf4}); err != nil { // The client's close: 1012.
+				t.Fatal(err)
+			}
 			if f, err := c.read(); err == nil {
 				t.Fatalf("a frame after the close frame: opcode %d, %.40q", f.opcode, f.data)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
@@ -425,7 +444,9 @@ func TestNoDataAfterCloseReply(t *testing.T) {
 		}
 	}()
 	time.Sleep(5 * time.Millisecond)
-	c.send(0x8, []byte{0x03, 0xe8}) // 1000
+	if err := c.send(0x8, []byte{0x03, 0xe8}); err != nil { // 1000
+		t.Fatal(err)
+	}
 	for {
 		f := c.next()
 		if f.opcode == 0x8 {

@@ -199,11 +199,15 @@ func (c *Conn) startWriterLocked() {
 	}
 }
 
-// releaseLocked lets go of the write side, owned by the caller: a waiting
-// coder/websocket write goes first, then queued frames (to a writer), then
-// the close frame if Close asked for one. c.mu is held.
+// releaseLocked lets go of the write side, owned by the caller: the rest
+// of a frame partly written goes first (to a writer), then a waiting
+// coder/websocket write, then queued frames (to a writer), then the close
+// frame if Close asked for one. c.mu is held.
 func (c *Conn) releaseLocked() {
 	switch {
+	case c.qOff > 0:
+		// The rest of a frame partly written goes before anything else.
+		c.startWriterLocked()
 	case c.ctrlWait > 0:
 		c.busy = false
 		c.turn.Signal()
@@ -254,7 +258,7 @@ func (c *Conn) writeLoop() {
 		if c.dead.Load() {
 			c.dropQueueLocked()
 		}
-		if c.q == nil || len(c.q.f) == 0 || c.ctrlWait > 0 {
+		if c.q == nil || len(c.q.f) == 0 || c.ctrlWait > 0 && c.qOff == 0 {
 			c.releaseLocked()
 			c.mu.Unlock()
 			return
