@@ -337,3 +337,52 @@ func settle() {
 	time.Sleep(2 * defaultDiffWindow)
 	synctest.Wait()
 }
+
+// A node that says goodbye and speaks again within one DiffWindow comes
+// back with the same phx_refs: the merged diff must carry the join alone,
+// or phoenix.js, which applies leaves after joins, would drop the entry.
+func TestGossipDownAndBackWithinWindow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tr, p := newPeerTest(t)
+		p.send(evHeartbeat, heartbeat{From: p.ref, Base: 0, Seq: 1, Ops: []wireOp{add(1, "x", "X")}})
+		local, err := tr.Track("o", "room:1", "x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		raw := func(event string, v any) {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.ps.Broadcast(context.Background(), &pubsub.Message{Topic: tr.topic, Event: event, Payload: protocol.JSON(b)}); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // Handled, and no time passes: the window is open.
+		}
+		raw(evGoodbye, goodbye{From: p.ref})
+		if got := listed(tr); got != "x="+local {
+			t.Fatalf("after goodbye: listed %q", got)
+		}
+		raw(evHeartbeat, heartbeat{From: p.ref, Base: 0, Seq: 1, Ops: []wireOp{add(1, "x", "X")}})
+		settle()
+		view := clientView{}
+		diffs := p.diffs()
+		for _, d := range diffs {
+			view.applyWire(t, []byte(d))
+		}
+		list := clientView{}
+		for k, pr := range tr.List(context.Background(), "room:1") {
+			for _, m := range pr.Metas {
+				list[k] = append(list[k], m.Ref)
+			}
+		}
+		if view.String() != list.String() || len(list["x"]) != 2 || list["x"][1] != "X" {
+			t.Fatalf("view %v, List %v (diffs %q)", view, list, diffs)
+		}
+		if last := diffs[len(diffs)-1]; !strings.Contains(last, `"leaves":{}`) {
+			t.Fatalf("the down and back went out as %s, want the join alone", last)
+		}
+	})
+}
