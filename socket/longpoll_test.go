@@ -459,7 +459,11 @@ func TestLongPollNoLoss(t *testing.T) {
 		if !m.lp {
 			return
 		}
-		s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: 20 * time.Millisecond, ParkAfter: 5 * time.Millisecond}})
+		// A window long enough that a poll under -race on a busy machine
+		// comes back before the session's inactivity check (1.5 to 3
+		// windows) ends it, short enough that pauses let polls time out.
+		const window = 100 * time.Millisecond
+		s := newServer(t, &socket.Options{LongPoll: &transport.LongPollOptions{Window: window, ParkAfter: 5 * time.Millisecond}})
 		c := s.dial(t, m, "")
 		joinOK(t, c, m, "room:n", "")
 		const n = 500
@@ -469,8 +473,8 @@ func TestLongPollNoLoss(t *testing.T) {
 				if err := s.Broadcast(context.Background(), "room:n", "shout", map[string]int{"i": i}); err != nil {
 					t.Error(err)
 				}
-				if i%50 == 0 {
-					time.Sleep(25 * time.Millisecond) // Let some polls time out.
+				if i%100 == 0 {
+					time.Sleep(window + 10*time.Millisecond) // Let some polls time out.
 				}
 			}
 		})
