@@ -127,6 +127,10 @@ func (r *report) writeTable(w io.Writer) error {
 		for _, c := range cells {
 			line := " "
 			for j, s := range c {
+				if j == 0 && r.table != "steps" && r.table != "stalled" {
+					line += fmt.Sprintf(" %-*s", widths[j], s) // a name, not a number
+					continue
+				}
 				line += fmt.Sprintf(" %*s", widths[j], s)
 			}
 			b.WriteString(line + "\n")

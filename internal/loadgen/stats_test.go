@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -93,3 +94,26 @@ func TestReport(t *testing.T) {
 }
 
 func zero() float64 { return 0 }
+
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := dir + "/r.jsonl"
+	lines := `{"cmd":"echo","label":"pyre","round_trips_per_s":85000.5,"ok":true}
+{"cmd":"echo","label":"bare","round_trips_per_s":60000,"ok":true}
+not json
+{"cmd":"broadcast","via":"http","lost":0}
+`
+	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs strings.Builder
+	if rc := Run([]string{"compare", file}, &out, &errs); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, errs.String())
+	}
+	for _, want := range []string{"echo  pyre  bare", "round_trips_per_s  85000.5  60000", "broadcast -via http  " + file + ":4", "lost"} {
+		if !strings.Contains(strings.Join(strings.Fields(out.String()), "  "), strings.Join(strings.Fields(want), "  ")) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
