@@ -132,8 +132,8 @@ func gaugeSum(reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-// withPprof adds the runtime profiles, which phxbench also reads for the
-// goroutine count.
+// withPprof adds the runtime profiles, for profiling the app under load
+// (docs/benchmarks.md).
 func withPprof(h http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", httppprof.Index)

@@ -1,6 +1,6 @@
 // Command lpbench measures the long-poll transport against a server that
 // implements the reference app (examples/testapp), from a separate
-// process, over loopback only. phxbench speaks WebSocket only; lpbench
+// process, over loopback only. pyrebench speaks WebSocket only; lpbench
 // covers the two long-poll figures of docs/benchmarks.md:
 //
 //	lpbench latency  -url http://127.0.0.1:4000 -n 100
