@@ -29,7 +29,7 @@ func TestPyrebench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(app)
+	hs := httptest.NewServer(withPprof(app)) // lp-sessions -live reads /debug/pprof/heap
 	t.Cleanup(func() {
 		_ = app.Shutdown(context.Background())
 		hs.Close()
@@ -52,6 +52,9 @@ func TestPyrebench(t *testing.T) {
 			map[string]float64{"best_clients": 10}},
 		{"presence", []string{"presence", "-n", "10"},
 			map[string]float64{"converged_clients": 10, "presence_state_frames": 10, "bad_payloads": 0}},
+		{"lp-latency", []string{"lp-latency", "-n", "5"}, nil},
+		{"lp-sessions", []string{"lp-sessions", "-n", "5", "-hold", "200ms", "-live"},
+			map[string]float64{"sessions": 5, "failures": 0, "polls_in_flight": 5}},
 		// The app cuts a client that takes nothing for 4 s (the stall cut).
 		{"slow", []string{"slow", "-n", "3", "-k", "1", "-rate", "100", "-d", "1s", "-linger", "8s"},
 			map[string]float64{"lost": 0, "control_lost": 0, "slow_closed_by_server": 1}},

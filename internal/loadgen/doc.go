@@ -11,6 +11,9 @@
 //	pyrebench shootout  -url http://127.0.0.1:4000 -prefix bench:
 //	pyrebench slow      -url http://127.0.0.1:4000 -n 200 -k 5 -rate 200 -d 20s
 //	pyrebench presence  -url http://127.0.0.1:4000 -n 2000
+//	pyrebench lp-latency  -url http://127.0.0.1:4000 -n 100 [-gap 1100ms]
+//	pyrebench lp-sessions -url http://127.0.0.1:4000 -n 2000 [-live]
+//	pyrebench compare   pyre.jsonl bare.jsonl
 //
 // Every command prints a two-column table, or with -json one JSON object
 // on one line (append them to a .jsonl file), and exits with status 1
@@ -62,6 +65,21 @@
 // presence_diff_frames, server_cpu_converge_s; then all N close at once
 // and a watcher, joined first, waits until its view holds only itself
 // (leave_converged_s).
+//
+// lp-latency -n N has one WebSocket client and one long-poll client on
+// bench:lplat and sends N broadcasts by POST /broadcast, one at a time,
+// -gap apart (longer than the server's ParkAfter: every poll is parked
+// first): each client's median and p99, and lp_minus_ws_median_ms, the
+// median of the per-broadcast difference.
+//
+// lp-sessions -n N opens N long-poll sessions, -dialc at a time, each
+// joined to one of 100 bench:lp- topics and polling as soon as it is open
+// (-openfirst: only once all are open), holds them -hold (9 s, within
+// the server's 10 s window) with a poll in flight each: failures and
+// server_kib_per_session; -live adds the server's live heap and stacks
+// after a forced GC (/debug/pprof/heap, testapp -pprof).
+//
+// compare FILE... prints the key figures of -json files side by side.
 //
 // # Server and client figures
 //

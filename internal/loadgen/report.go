@@ -40,9 +40,6 @@ func (r *report) set(key string, v any) {
 	r.vals[key] = v
 }
 
-// get returns the value of key (nil when not set).
-func (r *report) get(key string) any { return r.vals[key] }
-
 func (r *report) addRow(row ...any) {
 	for i, v := range row {
 		if f, ok := v.(float64); ok {

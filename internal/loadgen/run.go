@@ -27,6 +27,8 @@ var commands = []struct {
 	{"shootout", "the hashrocket websocket-shootout: add clients in steps until the broadcast p95 passes 250 ms", runShootout},
 	{"slow", "N subscribers and K that stop reading: when the server closes the stalled ones, the others' p99 and lost", runSlow},
 	{"presence", "N clients join one presence topic: frames, time until every view holds all N, then all leave", runPresence},
+	{"lp-latency", "a long-poll and a WebSocket client, n broadcasts by POST /broadcast: the long-poll client's extra latency", runLPLatency},
+	{"lp-sessions", "n long-poll sessions, a poll in flight each, held: failures and server memory per session", runLPSessions},
 	{"compare", "the key figures of -json result files side by side, one column per result", runCompare},
 }
 
