@@ -316,16 +316,20 @@ func (c *Conn) drain() transport.CloseReason {
 	}
 }
 
-// The buffers coder/websocket gets for a connection. It reads through
-// the reader's buffer (a frame header, and payloads shorter than the
-// buffer; longer reads go straight to the socket), and writes only
-// control frames through the writer's, each in one flush: a control
-// frame is at most 2 + 125 bytes. net/http's 4 KiB buffers are left to
-// the garbage collector.
+// The buffers coder/websocket gets for a connection. It reads through a
+// buffer of bufio's smallest size, which reads from netConn, where a
+// pooled chunk is held only while bytes read from the socket wait in it
+// (reads of a chunk or more go straight to the socket): an idle
+// connection holds no read buffer. It writes only control frames through
+// its writer's buffer, each in one flush: a control frame is at most 2 +
+// 125 bytes. net/http's 4 KiB buffers are left to the garbage collector.
 const (
-	readBufferSize    = 512
-	controlBufferSize = 256
+	readBufferSize    = 16 // bufio's smallest.
+	readChunk         = 1024
+	controlBufferSize = 128
 )
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
 
 // hijacker hands github.com/coder/websocket the connection wrapped in a
 // netConn, for reads (coder/websocket reads through the net.Conn that
@@ -353,7 +357,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// Sent by the client right after its handshake and read by
 		// net/http already: read first.
 		b, _ := brw.Reader.Peek(n)
-		nc.pre = bytes.Clone(b)
+		nc.pend = bytes.Clone(b)
 	}
 	c.nc = nc
 	// permessage-deflate is negotiated when coder/websocket answers with
@@ -376,8 +380,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // nothing it sent is left to read, before coder/websocket is asked for
 // the next message: an idle connection's reader then waits a few calls
 // deep rather than at the bottom of coder/websocket's read path, and the
-// garbage collector shrinks its stack (to 2 or 4 KiB from the 8 KiB a
-// join may have grown it to). The wait costs no system call more than
+// garbage collector shrinks its stack back to 4 KiB from the 8 KiB a
+// join may have grown it to (a stack shrinks only when less than a
+// quarter of it is in use, the runtime's reserve counted). The wait costs no system call more than
 // the read it replaces (a peek finds the socket empty instead of a read).
 func (c *Conn) waitIdle() {
 	if c.raw == nil {
@@ -386,7 +391,7 @@ func (c *Conn) waitIdle() {
 	// Under mu: the goroutine that writes the close frame also reads (the
 	// close handshake), and it is started under mu, once closerStarted.
 	c.mu.Lock()
-	idle := !c.closerStarted && c.br.Buffered() == 0 && len(c.nc.pre) == 0
+	idle := !c.closerStarted && c.br.Buffered() == 0 && len(c.nc.pend) == 0
 	c.mu.Unlock()
 	if idle {
 		c.waitReadable()
@@ -401,26 +406,51 @@ func (c *Conn) waitIdle() {
 type netConn struct {
 	net.Conn
 	c        *Conn
-	pre      []byte        // Read before the hijack; the reader's.
+	pend     []byte        // Read from the socket (or by net/http) and not yet by coder/websocket; the reader's.
+	chunk    *[]byte       // The pooled chunk pend is in, if it is.
 	stall    time.Duration // Write deadline per blocked write; 0: none.
 	deadline time.Time     // The write deadline set; the write side's owner's.
 	stalled  atomic.Bool
 }
 
+// Read is coder/websocket's (through its bufio.Reader), one call at a
+// time. A read of less than a chunk reads a pooled chunk from the socket
+// and keeps what p cannot take until the next calls.
 func (nc *netConn) Read(p []byte) (int, error) {
-	if len(nc.pre) > 0 {
-		n := copy(p, nc.pre)
-		nc.pre = nc.pre[n:]
-		if len(nc.pre) == 0 {
-			nc.pre = nil
+	if len(nc.pend) > 0 {
+		n := copy(p, nc.pend)
+		nc.pend = nc.pend[n:]
+		if len(nc.pend) == 0 {
+			nc.pend = nil
+			if nc.chunk != nil {
+				chunkPool.Put(nc.chunk)
+				nc.chunk = nil
+			}
 		}
 		return n, nil
 	}
-	n, err := nc.Conn.Read(p)
-	if err != nil {
-		nc.noteStall(err)
+	if len(p) >= readChunk {
+		n, err := nc.Conn.Read(p)
+		if err != nil {
+			nc.noteStall(err)
+		}
+		return n, err
 	}
-	return n, err
+	chunk := chunkPool.Get().(*[]byte)
+	n, err := nc.Conn.Read(*chunk)
+	if n == 0 {
+		chunkPool.Put(chunk)
+		nc.noteStall(err)
+		return 0, err
+	}
+	// An error with the bytes is the socket's again on the next read.
+	k := copy(p, (*chunk)[:n])
+	if k < n {
+		nc.pend, nc.chunk = (*chunk)[k:n], chunk
+	} else {
+		chunkPool.Put(chunk)
+	}
+	return k, nil
 }
 
 // Write is coder/websocket's: one whole control frame per call (see
