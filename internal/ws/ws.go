@@ -382,8 +382,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // deep rather than at the bottom of coder/websocket's read path, and the
 // garbage collector shrinks its stack back to 4 KiB from the 8 KiB a
 // join may have grown it to (a stack shrinks only when less than a
-// quarter of it is in use, the runtime's reserve counted). The wait costs no system call more than
-// the read it replaces (a peek finds the socket empty instead of a read).
+// quarter of it is in use, the runtime's reserve counted). The wait
+// costs no system call more than the read it replaces (a peek finds the
+// socket empty instead of a read).
 func (c *Conn) waitIdle() {
 	if c.raw == nil {
 		return
