@@ -29,7 +29,8 @@ type sender interface {
 
 // conn is one client connection: Phoenix's transport process. Inbound
 // frames are dispatched one at a time, in order, by the transport's reader
-// (handleFrame); channels and broadcasts only queue frames on t.
+// (handleFrame); channels and broadcasts send frames on t, which never
+// waits for the network.
 type conn struct {
 	srv       *Server
 	ser       protocol.Serializer

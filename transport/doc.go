@@ -17,7 +17,8 @@
 // [CloseSlowConsumer]; a client that takes none of the data sent to it for
 // the stall timeout (WebSocketOptions.StallTimeout, 4 s by default) is cut
 // with [CloseStalled], even when its kernel buffers are not full yet. A
-// broadcast or a channel never waits for a client: they only queue.
+// broadcast or a channel never waits for a client: a frame is written at
+// once when the socket takes it without waiting, and queued otherwise.
 //
 // # Close codes
 //

@@ -7,8 +7,10 @@ import "github.com/pyrehq/pyre/protocol"
 type Conn interface {
 	// Serializer encodes this connection's frames.
 	Serializer() protocol.Serializer
-	// Send queues a frame for the client without blocking; false when the
-	// connection is closing.
+	// Send sends a frame to the client without blocking (a WebSocket
+	// writes it at once when nothing waits, with one non-blocking system
+	// call, and queues it otherwise); false when the connection is
+	// closing.
 	Send(f protocol.Frame) bool
 	// SlowConsumer ends the connection as its transport does when its
 	// outbound queue passes its bound (transport.CloseSlowConsumer): for
