@@ -21,3 +21,11 @@ func Queued(c *Conn) (frames, off int) {
 	}
 	return len(c.q.f), c.qOff
 }
+
+// Writing reports whether a goroutine owns the write side: a sender in
+// its direct write, the writer, or coder/websocket.
+func Writing(c *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.busy
+}
