@@ -264,7 +264,7 @@ func (c *conn) dispatch(m *protocol.Message) {
 	if ch == nil {
 		switch m.Event {
 		case protocol.EventJoin:
-			c.join(m)
+			c.joinAside(m)
 		case protocol.EventLeave:
 			c.reply(m.JoinRef, m, "ok", emptyResponse)
 		default:
@@ -281,7 +281,7 @@ func (c *conn) dispatch(m *protocol.Message) {
 		}
 		c.mu.Unlock()
 		ch.Kill()
-		c.join(m)
+		c.joinAside(m)
 		c.sendControl(ch, protocol.EventClose, `{}`)
 	case protocol.EventLeave:
 		if m.JoinRef.IsNull() || m.JoinRef == ch.ClientJoinRef() {
@@ -299,6 +299,22 @@ func (c *conn) channel(topic string) *chanrt.Channel {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.channels[topic]
+}
+
+// joinAside runs join on a goroutine of its own and waits for it. A join
+// is the deepest path a client's frames take (the handler's Join, the
+// subscription, the encoding and writing of the reply, the log line and
+// hooks): on the connection's reader it would grow the reader's stack
+// from 4 to 8 KiB, which an idle connection then keeps until garbage
+// collections shrink it. A goroutine that ends gives its stack back at
+// once.
+func (c *conn) joinAside(m *protocol.Message) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.join(m)
+	}()
+	<-done
 }
 
 // join handles a phx_join for a topic with no channel (docs/protocol.md,
@@ -356,9 +372,9 @@ func (c *conn) join(m *protocol.Message) {
 
 // The log calls of the paths a client's frames take live in functions of
 // their own, not inlined: the variadic arguments of a log call take stack
-// space in the caller's frame, and the reader goroutine runs a whole join
-// (up to the encoding of its reply) on its stack, which would otherwise
-// grow past its first 4 KiB for every connection.
+// space in the caller's frame, and every push runs on the reader
+// goroutine, whose stack should stay within its first 4 KiB (joins run
+// aside, see joinAside).
 
 //go:noinline
 func (c *conn) logTopic(level slog.Level, msg, topic string) {
