@@ -359,7 +359,7 @@ func (c *conn) join(m *protocol.Message) {
 		c.reply(m.JoinRef, m, "error", resp)
 		return
 	}
-	// join runs in the reader, before end: the connection is not closed yet.
+	// The reader waits for join, so end has not run: the connection is not closed yet.
 	c.mu.Lock()
 	if c.channels == nil {
 		c.channels = make(map[string]*chanrt.Channel)

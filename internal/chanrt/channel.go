@@ -182,8 +182,8 @@ func (c *Channel) Context() context.Context { return c.ctx }
 // Socket is the handle the handler sees.
 func (c *Channel) Socket() *channel.Socket { return c.sock }
 
-// Join runs the handler's Join in the calling goroutine (the connection's
-// reader, which waits for joins as Phoenix's transport does). It returns the
+// Join runs the handler's Join in the calling goroutine (one the
+// connection's reader waits for, as Phoenix's transport waits for joins). It returns the
 // reply's response and the outcome: telemetry.JoinOK (reply "ok"),
 // JoinRefused or JoinCrashed (reply "error"; a panic or a reply that
 // cannot be encoded becomes {"reason":"join crashed"}). After JoinOK the
