@@ -13,9 +13,9 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchChromium } from "./chromium.mjs";
+import { STEP_MS, openChatPage, signIn, waitForMessage, waitForOnline } from "./chatpage.mjs";
 
 const CHAT_URL = process.env.CHAT_URL;
-const STEP_MS = 10_000;
 
 describe("chat page in headless Chromium", () => {
   let browser;
@@ -29,64 +29,14 @@ describe("chat page in headless Chromium", () => {
     await browser?.close();
   });
 
-  /** A page in its own browser context, with page errors and sockets recorded. */
-  async function openPage(name) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    const problems = [];
-    const sockets = [];
-    page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
-    page.on("console", (msg) => {
-      if (msg.type() === "error") problems.push(`${name}: console error: ${msg.text()}`);
-    });
-    page.on("response", (res) => {
-      if (res.status() >= 400) problems.push(`${name}: HTTP ${res.status()} for ${res.url()}`);
-    });
-    page.on("websocket", (ws) => sockets.push(ws.url()));
-    await page.goto(CHAT_URL, { waitUntil: "load" });
-    return { name, context, page, problems, sockets };
-  }
+  const openPage = (name) => openChatPage(browser, name, CHAT_URL);
 
   async function joinAs(p) {
-    await p.page.fill("#name", p.name);
-    await p.page.click("#join");
-    await p.page.waitForFunction(() => document.querySelector("#status")?.textContent.trim() === "joined", null, { timeout: STEP_MS });
+    await signIn(p);
     assert.ok(
       p.sockets.some((u) => new URL(u).pathname === "/socket/websocket" && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(new URL(u).searchParams.get("token") ?? "") && new URL(u).searchParams.get("vsn") === "2.0.0"),
       `${p.name}: expected a WebSocket to /socket/websocket?token=<a signed token>&vsn=2.0.0, saw ${JSON.stringify(p.sockets)}`,
     );
-  }
-
-  async function waitForMessage(p, user, body) {
-    try {
-      await p.page.waitForFunction(
-        ([u, b]) => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes(u) && li.textContent.includes(b)),
-        [user, body],
-        { timeout: STEP_MS },
-      );
-    } catch (err) {
-      const items = await p.page.$$eval("#messages li", (lis) => lis.map((li) => li.textContent));
-      throw new Error(`${p.name} did not see ${user}: ${body}; #messages has ${JSON.stringify(items)}; ${err.message}`);
-    }
-  }
-
-  /** Waits until p's online list shows exactly names (sorted). */
-  async function waitForOnline(p, names) {
-    const want = [...names].sort();
-    try {
-      await p.page.waitForFunction(
-        (w) => {
-          const got = [...document.querySelectorAll("#online li")].map((li) => li.firstChild?.textContent.trim()).sort();
-          return JSON.stringify(got) === JSON.stringify(w) && document.querySelector("#online-count")?.textContent === String(w.length);
-        },
-        want,
-        { timeout: STEP_MS },
-      );
-    } catch (err) {
-      const items = await p.page.$$eval("#online li", (lis) => lis.map((li) => li.textContent));
-      throw new Error(`${p.name}: online list ${JSON.stringify(items)}, want ${JSON.stringify(want)}; ${err.message}`);
-    }
   }
 
   test("alice and bob join room:lobby; messages reach both pages", { timeout: 90_000 }, async (t) => {

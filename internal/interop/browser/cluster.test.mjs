@@ -11,9 +11,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "./chromium.mjs";
+import { openChatPage, send, signIn, waitForMessage, waitForOnline } from "./chatpage.mjs";
 
 const NODES = (process.env.CHAT_CLUSTER_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean);
-const STEP_MS = 10_000;
 
 describe("chat page on two nodes of one Redis in headless Chromium", () => {
   let browser;
@@ -29,71 +29,15 @@ describe("chat page on two nodes of one Redis in headless Chromium", () => {
     await browser?.close();
   });
 
-  /** A page of node url in its own browser context, with page errors and sockets recorded. */
-  async function openPage(name, url) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    const problems = [];
-    const sockets = [];
-    page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
-    page.on("console", (msg) => {
-      if (msg.type() === "error") problems.push(`${name}: console error: ${msg.text()}`);
-    });
-    page.on("response", (res) => {
-      if (res.status() >= 400) problems.push(`${name}: HTTP ${res.status()} for ${res.url()}`);
-    });
-    page.on("websocket", (ws) => sockets.push(ws.url()));
-    await page.goto(url, { waitUntil: "load" });
-    return { name, url, context, page, problems, sockets };
-  }
+  const openPage = (name, url) => openChatPage(browser, name, url);
 
   async function joinAs(p) {
-    await p.page.fill("#name", p.name);
-    await p.page.click("#join");
-    await p.page.waitForFunction(() => document.querySelector("#status")?.textContent.trim() === "joined", null, { timeout: STEP_MS });
+    await signIn(p);
     const host = new URL(p.url).host;
     assert.ok(
       p.sockets.some((u) => new URL(u).host === host && new URL(u).pathname === "/socket/websocket" && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(new URL(u).searchParams.get("token") ?? "")),
       `${p.name}: expected a WebSocket to ${host}/socket/websocket?token=<a signed token>, saw ${JSON.stringify(p.sockets)}`,
     );
-  }
-
-  async function send(p, body) {
-    await p.page.fill("#body", body);
-    await p.page.click("#send");
-    await p.page.waitForFunction(() => document.querySelector("#body").value === "", null, { timeout: STEP_MS });
-  }
-
-  async function waitForMessage(p, user, body) {
-    try {
-      await p.page.waitForFunction(
-        ([u, b]) => [...document.querySelectorAll("#messages li")].some((li) => li.querySelector(".user")?.textContent === u && li.querySelector(".body")?.textContent === b),
-        [user, body],
-        { timeout: STEP_MS },
-      );
-    } catch (err) {
-      const items = await p.page.$$eval("#messages li", (lis) => lis.map((li) => li.textContent));
-      throw new Error(`${p.name} did not see ${user}: ${body}; #messages has ${JSON.stringify(items)}; ${err.message}`);
-    }
-  }
-
-  /** Waits until p's online list shows exactly names (sorted). */
-  async function waitForOnline(p, names) {
-    const want = [...names].sort();
-    try {
-      await p.page.waitForFunction(
-        (w) => {
-          const got = [...document.querySelectorAll("#online li")].map((li) => li.firstChild?.textContent.trim()).sort();
-          return JSON.stringify(got) === JSON.stringify(w) && document.querySelector("#online-count")?.textContent === String(w.length);
-        },
-        want,
-        { timeout: STEP_MS },
-      );
-    } catch (err) {
-      const items = await p.page.$$eval("#online li", (lis) => lis.map((li) => li.textContent));
-      throw new Error(`${p.name}: online list ${JSON.stringify(items)}, want ${JSON.stringify(want)}; ${err.message}`);
-    }
   }
 
   test("ada on chat-1 and bo on chat-2: messages both ways, both online on both pages", { timeout: 90_000 }, async (t) => {
