@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pyrehq/pyre/internal/readyset"
 	"github.com/pyrehq/pyre/pubsub"
 )
 
@@ -188,7 +189,7 @@ func (a *Adapter) hook(no *nats.Options) {
 	no.DisconnectedErrCB = func(nc *nats.Conn, err error) {
 		if !a.closing.Load() {
 			a.h.disconnected(err)
-			a.confirm.releaseAll() // The watches take effect on reconnection.
+			a.confirm.ReleaseAll() // The watches take effect on reconnection.
 		}
 		if userDisconnectedErr != nil {
 			userDisconnectedErr(nc, err)
@@ -241,7 +242,7 @@ func (a *Adapter) hook(no *nats.Options) {
 			// nats.go gave up (MaxReconnects, an authorization error):
 			// this node is cut off from the others until it restarts.
 			a.h.connected.Store(false)
-			a.confirm.releaseAll()
+			a.confirm.ReleaseAll()
 			a.log.Error("nats connection closed: this node no longer reaches the others", "err", nc.LastError())
 		}
 		if userClosed != nil {
@@ -321,10 +322,10 @@ func (a *Adapter) publish(ctx context.Context, subject string, m *pubsub.Message
 func (a *Adapter) Watch(topic string) <-chan struct{} {
 	var ready chan struct{}
 	if a.state.Load() == stateRunning && a.h.connected.Load() {
-		ready = a.confirm.add()
+		ready = a.confirm.Add()
 	}
 	if err := a.out.push(outItem{kind: outWatch, topic: topic, ready: ready}); err != nil { // Fails only after Close.
-		a.confirm.release(ready)
+		a.confirm.Release(ready)
 		return nil
 	}
 	if ready == nil {
@@ -373,14 +374,14 @@ func (a *Adapter) apply(it *outItem, subs map[string]*nats.Subscription) {
 		a.published.Add(1)
 	case outWatch:
 		if subs[it.topic] != nil {
-			a.confirm.release(it.ready)
+			a.confirm.Release(it.ready)
 			return // Watch and Unwatch alternate: cannot happen.
 		}
 		// While reconnecting, nats.go records the subscription and sends
 		// it once connected, with all the others.
 		sub, err := a.nc.ChanSubscribe(a.subj.topic(it.topic), a.in)
 		if err != nil {
-			a.confirm.release(it.ready)
+			a.confirm.Release(it.ready)
 			a.log.Error("cannot watch a topic", "topic", it.topic, "err", err)
 			return
 		}
@@ -415,7 +416,7 @@ func (a *Adapter) confirmLoop() {
 		case <-a.confirmCtx.Done():
 			return
 		}
-		batch := a.confirm.take()
+		batch := a.confirm.Take(1)
 		if len(batch) == 0 {
 			continue
 		}
@@ -431,94 +432,24 @@ func (a *Adapter) confirmLoop() {
 	}
 }
 
-// confirms holds the ready channels of the watches not confirmed yet.
-// Each is closed once: by the confirmer after its round trip, or by a
-// release (a failed subscription, a dropped connection, Close).
+// confirms holds the ready channels of the watches not confirmed yet
+// (marked 1 once the SUB is in the connection's buffer), and wakes the
+// confirmer when one is.
 type confirms struct {
 	wake chan struct{} // One slot: a subscription awaits its round trip.
-
-	mu     sync.Mutex             // Protects the following. Taken under a PubSub's lock.
-	open   map[chan struct{}]bool // true once the SUB is in the connection's buffer.
-	closed bool                   // Close released everything: add returns nil.
+	readyset.Set
 }
 
-func (c *confirms) init() {
-	c.wake = make(chan struct{}, 1)
-	c.open = make(map[chan struct{}]bool)
-}
-
-// add returns a new ready channel, or nil after close.
-func (c *confirms) add() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil
-	}
-	ch := make(chan struct{})
-	c.open[ch] = false
-	return ch
-}
+func (c *confirms) init() { c.wake = make(chan struct{}, 1) }
 
 // subscribed marks ch's subscription as sent, for the confirmer.
 func (c *confirms) subscribed(ch chan struct{}) {
-	c.mu.Lock()
-	_, ok := c.open[ch]
-	if ok {
-		c.open[ch] = true
-	}
-	c.mu.Unlock()
-	if ok {
+	if c.Mark(1, ch) {
 		select {
 		case c.wake <- struct{}{}:
 		default:
 		}
 	}
-}
-
-// take removes and returns the channels whose subscriptions were sent:
-// the confirmer closes them.
-func (c *confirms) take() []chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var batch []chan struct{}
-	for ch, sent := range c.open {
-		if sent {
-			delete(c.open, ch)
-			batch = append(batch, ch)
-		}
-	}
-	return batch
-}
-
-// release closes ch if it is open; ch may be nil.
-func (c *confirms) release(ch chan struct{}) {
-	if ch == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.open[ch]; ok {
-		delete(c.open, ch)
-		close(ch)
-	}
-}
-
-// releaseAll closes every open channel.
-func (c *confirms) releaseAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for ch := range c.open {
-		delete(c.open, ch)
-		close(ch)
-	}
-}
-
-// close closes every open channel, and makes add return nil from now on.
-func (c *confirms) close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.releaseAll()
 }
 
 // readLoop is the reader goroutine: it hands the messages of every
@@ -594,7 +525,7 @@ func (a *Adapter) shutdown(ctx context.Context) error {
 	<-a.reader // It never blocks for long: recv does not block.
 	a.confirmCancel()
 	<-a.confirmer // Its round trip ends with its context.
-	a.confirm.close()
+	a.confirm.Close()
 	a.h.close()
 
 	// nats.go's Close flushes, which may wait for a stalled socket (up to

@@ -28,8 +28,8 @@ import (
 // All methods are safe for concurrent use.
 type Adapter struct {
 	// Lock order: a PubSub's shard lock (held around Watch and Unwatch)
-	// before watch.mu and ready.mu; sub.mu before go-redis's PubSub lock.
-	// out.mu, episode.mu, watch.mu and ready.mu are taken alone
+	// before watch.mu and the ready set's lock; sub.mu before go-redis's PubSub lock.
+	// out.mu, episode.mu, watch.mu and the ready set's lock are taken alone
 	// otherwise, and recv is called with no lock held.
 	opts  Options
 	codec Codec
@@ -82,7 +82,6 @@ func New(opts *Options) (*Adapter, error) {
 	a := &Adapter{opts: o, codec: o.Codec}
 	a.out.init(o.QueueSize, o.QueueBytes)
 	a.watch.init()
-	a.ready.init()
 	return a, nil
 }
 
@@ -244,7 +243,7 @@ func (a *Adapter) Watch(topic string) <-chan struct{} {
 	}
 	var ready chan struct{}
 	if !a.subLost.Load() && !a.down.Load() {
-		ready = a.ready.add()
+		ready = a.ready.Add()
 	}
 	a.watch.set(topic, true, ready)
 	if ready == nil {
@@ -288,7 +287,7 @@ func (a *Adapter) Close(ctx context.Context) error {
 	}
 	_ = a.client.Close()
 	a.wg.Wait()
-	a.ready.close()
+	a.ready.Close()
 	a.log.Debug("redis adapter closed")
 	return err
 }

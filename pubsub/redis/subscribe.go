@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pyrehq/pyre/internal/readyset"
 	"github.com/pyrehq/pyre/pubsub"
 )
 
@@ -192,7 +194,7 @@ func (a *Adapter) readLoop() {
 			// The connection is lost: nobody waits for the watches
 			// meanwhile; go-redis subscribes again when it connects.
 			a.subLost.Store(true)
-			a.ready.releaseAll()
+			a.ready.ReleaseAll()
 		}
 		switch {
 		case isReply && lostSince.IsZero():
@@ -385,7 +387,7 @@ func (a *Adapter) applyLoop() {
 		if err != nil {
 			// The connection is broken: the watches take effect when
 			// go-redis connects again, nobody waits for them meanwhile.
-			a.ready.release(readies)
+			a.ready.Release(readies...)
 			if a.ctx.Err() == nil {
 				a.log.Debug("redis subscription change deferred to the reconnection", "err", err)
 			}
@@ -402,47 +404,22 @@ func readyPayload(token uint64) string {
 }
 
 // readiness holds the ready channels of the watches not confirmed yet:
-// those queued for the apply goroutine, and those sent, numbered by the
-// PING that follows their batch. Each is closed once, by whoever comes
-// first: the PONG, a lost connection, or Close.
+// those queued for the apply goroutine, and those sent, marked with the
+// number of the PING that follows their batch. Each is closed once, by
+// whoever comes first: the PONG, a lost connection, or Close.
 type readiness struct {
-	mu     sync.Mutex               // Protects the following. Taken under a PubSub's lock, and alone.
-	open   map[chan struct{}]uint64 // The PING's number; 0 until sent.
-	last   uint64                   // The number of the last PING.
-	closed bool                     // Close has released everything: add returns nil.
+	readyset.Set
+	last atomic.Uint64 // The number of the last PING.
 }
 
-func (r *readiness) init() { r.open = make(map[chan struct{}]uint64) }
-
-// add returns a new ready channel, or nil once the adapter is closed.
-func (r *readiness) add() chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return nil
-	}
-	c := make(chan struct{})
-	r.open[c] = 0
-	return c
-}
-
-// sent numbers the channels of readies still open with a new PING number
+// sent marks the channels of readies still open with a new PING number
 // and returns it, or 0 when none is open (released meanwhile).
 func (r *readiness) sent(readies []chan struct{}) uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.last++
-	n := 0
-	for _, c := range readies {
-		if _, ok := r.open[c]; ok {
-			r.open[c] = r.last
-			n++
-		}
-	}
-	if n == 0 {
+	n := r.last.Add(1)
+	if !r.Mark(n, readies...) {
 		return 0
 	}
-	return r.last
+	return n
 }
 
 // pong closes the channels confirmed by a PONG with payload: those of its
@@ -457,42 +434,7 @@ func (r *readiness) pong(payload string) {
 	if err != nil {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for c, t := range r.open {
-		if t != 0 && t <= token {
-			delete(r.open, c)
-			close(c)
-		}
-	}
-}
-
-// release closes the channels of readies still open.
-func (r *readiness) release(readies []chan struct{}) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range readies {
-		if _, ok := r.open[c]; ok {
-			delete(r.open, c)
-			close(c)
-		}
-	}
-}
-
-// releaseAll closes every open channel.
-func (r *readiness) releaseAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for c := range r.open {
-		delete(r.open, c)
+	for _, c := range r.Take(token) {
 		close(c)
 	}
-}
-
-// close closes every open channel, and makes add return nil from now on.
-func (r *readiness) close() {
-	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
-	r.releaseAll()
 }
