@@ -12,6 +12,7 @@ import (
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanrt"
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/presence"
 	"github.com/pyrehq/pyre/protocol"
@@ -29,6 +30,8 @@ func (f *fakeConn) Transport() string                   { return "fake" }
 func (f *fakeConn) ID() string                          { return "" }
 func (f *fakeConn) ChannelClosed(*chanrt.Channel, bool) {}
 func (f *fakeConn) SlowConsumer()                       { panic("fakeConn: slow consumer") }
+
+func (f *fakeConn) SendBatch(fr protocol.Frame, _ *sendbatch.Batch) bool { return f.Send(fr) }
 
 func (f *fakeConn) Send(fr protocol.Frame) bool {
 	f.mu.Lock()

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
+
+	"github.com/pyrehq/pyre/internal/sendbatch"
 )
 
 // Options configure a [PubSub]. The zero value, like a nil *Options, is a
@@ -90,8 +92,16 @@ func isClosed(c <-chan struct{}) bool {
 // here rather than in the Subscription, so that a broadcast reads the
 // list only.
 type entry struct {
-	sub Subscriber
-	s   *Subscription
+	sub   Subscriber
+	batch batchSubscriber // sub, if it is one; else nil.
+	s     *Subscription
+}
+
+// batchSubscriber is a Subscriber of Pyre's own (a channel) that can
+// leave its frame queued on the connection and have it written after
+// the fan-out: see package sendbatch.
+type batchSubscriber interface {
+	DeliverBatch(m *Message, b *sendbatch.Batch)
 }
 
 // New returns a PubSub configured by opts, which it copies; nil is the
@@ -157,7 +167,8 @@ func (p *PubSub) Subscribe(topic string, s Subscriber) (*Subscription, error) {
 	}
 	list := sh.topics[topic]
 	sub := &Subscription{ps: p, topic: topic, idx: len(list)}
-	sh.topics[topic] = append(list, entry{s, sub})
+	bs, _ := s.(batchSubscriber)
+	sh.topics[topic] = append(list, entry{s, bs, sub})
 	switch {
 	case p.adapter == nil:
 	case len(list) == 0:
@@ -297,13 +308,22 @@ func (p *PubSub) receive(m *Message) {
 	p.deliver(m, nil)
 }
 
-// deliver calls Deliver for every subscription of m.Topic but from.
+// deliver calls Deliver for every subscription of m.Topic but from. The
+// connections Pyre's channels left m's frame queued on are written after
+// the read lock is released (package sendbatch), also when a Deliver
+// panics.
 func (p *PubSub) deliver(m *Message, from *Subscription) {
+	b := sendbatch.Get()
+	defer b.Flush()
 	sh := p.shard(m.Topic)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	for _, e := range sh.topics[m.Topic] {
-		if e.s != from {
+		switch {
+		case e.s == from:
+		case e.batch != nil:
+			e.batch.DeliverBatch(m, b)
+		default:
 			e.sub.Deliver(m)
 		}
 	}

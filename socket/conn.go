@@ -8,6 +8,7 @@ import (
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanrt"
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -180,6 +181,20 @@ func (c *conn) ID() string { return c.id }
 
 // Send implements chanrt.Conn.
 func (c *conn) Send(f protocol.Frame) bool { return c.t.Send(f) }
+
+// batchSender is a transport that can leave a broadcast's frame for the
+// fan-out's flush: the WebSocket.
+type batchSender interface {
+	SendBatch(f protocol.Frame, b *sendbatch.Batch) bool
+}
+
+// SendBatch implements chanrt.Conn.
+func (c *conn) SendBatch(f protocol.Frame, b *sendbatch.Batch) bool {
+	if bs, ok := c.t.(batchSender); ok {
+		return bs.SendBatch(f, b)
+	}
+	return c.t.Send(f)
+}
 
 // SlowConsumer implements chanrt.Conn: the transport is cut as when its
 // queue overflows.

@@ -60,8 +60,8 @@ type Hooks struct {
 	FramesIn func(FramesEvent)
 	// FramesOut: frames written to a client (one call per frame written at
 	// once, per batch of queued frames written, or per poll answered). It
-	// may run on a broadcaster's goroutine, under the PubSub's read lock:
-	// it must not block or broadcast.
+	// may run on a broadcaster's goroutine, at the end of its fan-out: it
+	// must not block or broadcast.
 	FramesOut func(FramesEvent)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanlink"
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -335,7 +336,14 @@ func (c *Channel) logNotReady() {
 // straight to the connection with the frame encoded once per serializer.
 // Before the join reply is queued, the mailbox is paused and fast-lane
 // frames are held (see Activate). Deliver never blocks.
-func (c *Channel) Deliver(m *pubsub.Message) {
+func (c *Channel) Deliver(m *pubsub.Message) { c.deliver(m, nil) }
+
+// DeliverBatch is Deliver inside a PubSub's fan-out: a fast-lane frame
+// may be left queued on the connection, for b's flush to write after the
+// fan-out (package sendbatch).
+func (c *Channel) DeliverBatch(m *pubsub.Message, b *sendbatch.Batch) { c.deliver(m, b) }
+
+func (c *Channel) deliver(m *pubsub.Message, b *sendbatch.Batch) {
 	if c.muted.Load() || c.exited.Load() {
 		return
 	}
@@ -349,6 +357,10 @@ func (c *Channel) Deliver(m *pubsub.Message) {
 		return
 	}
 	if !c.open.Load() && c.hold(f) {
+		return
+	}
+	if b != nil {
+		c.cfg.Conn.SendBatch(f, b)
 		return
 	}
 	c.cfg.Conn.Send(f)

@@ -1,6 +1,9 @@
 package chanrt
 
-import "github.com/pyrehq/pyre/protocol"
+import (
+	"github.com/pyrehq/pyre/internal/sendbatch"
+	"github.com/pyrehq/pyre/protocol"
+)
 
 // Conn is what a channel needs from the connection it belongs to. The
 // socket package implements it; a test can too.
@@ -12,6 +15,11 @@ type Conn interface {
 	// call, and queues it otherwise); false when the connection is
 	// closing.
 	Send(f protocol.Frame) bool
+	// SendBatch is Send inside a PubSub's fan-out: a WebSocket with
+	// nothing waiting queues f and adds itself to b, which writes it
+	// once the fan-out is done, with whatever queued behind it (package
+	// sendbatch); otherwise it is Send.
+	SendBatch(f protocol.Frame, b *sendbatch.Batch) bool
 	// SlowConsumer ends the connection as its transport does when its
 	// outbound queue passes its bound (transport.CloseSlowConsumer): for
 	// a joining channel whose held broadcasts passed Config.HoldBytes.

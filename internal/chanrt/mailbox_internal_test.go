@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pyrehq/pyre/channel"
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/pubsub"
@@ -25,6 +26,8 @@ func (nopConn) Transport() string               { return "nop" }
 func (nopConn) ID() string                      { return "" }
 func (nopConn) ChannelClosed(*Channel, bool)    {}
 func (nopConn) SlowConsumer()                   {}
+
+func (nopConn) SendBatch(protocol.Frame, *sendbatch.Batch) bool { return true }
 
 // gatedHandler blocks its first HandleIn on gate, then handles the rest,
 // reporting their events in order; with crash set, the first one returns

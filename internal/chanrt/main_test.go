@@ -12,6 +12,7 @@ import (
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/chanrt"
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/internal/wstest"
 	"github.com/pyrehq/pyre/protocol"
@@ -66,6 +67,9 @@ func (f *fakeConn) Send(fr protocol.Frame) bool {
 		panic("fakeConn: event buffer full")
 	}
 }
+
+// SendBatch is Send: the fake has no queue to leave a frame in.
+func (f *fakeConn) SendBatch(fr protocol.Frame, _ *sendbatch.Batch) bool { return f.Send(fr) }
 
 func (f *fakeConn) ChannelClosed(_ *chanrt.Channel, crashed bool) {
 	f.events <- event{closed: true, crashed: crashed}

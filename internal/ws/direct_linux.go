@@ -120,6 +120,31 @@ func (c *Conn) writeDirect(hdr, data []byte) (int, error) {
 	return wrote, err
 }
 
+// writevDirect makes one non-blocking attempt to write the frames of l
+// with writev, on the caller's goroutine, which owns the write side. It
+// returns how many bytes the socket took and an error only when the
+// connection failed.
+func (c *Conn) writevDirect(l *frameList) (int, error) {
+	v := l.iov.v[:0]
+	for i := range l.f {
+		f := &l.f[i]
+		v = append(v, iov(f.hdr[:f.hlen]))
+		if len(f.data) > 0 {
+			v = append(v, iov(f.data))
+		}
+	}
+	l.iov.v = v
+	c.wiov, c.wblock, c.wn, c.werr = v, false, 0, nil
+	err := c.raw.Write(c.rawWriteFn)
+	wrote, werr := c.wn, c.werr
+	c.wiov, c.werr = nil, nil
+	l.iov.reset()
+	if err == nil {
+		err = werr
+	}
+	return wrote, err
+}
+
 // writevBlocking writes the frames of l, the first from byte off, with
 // writev, waiting in the network poller while the socket is full.
 func (c *Conn) writevBlocking(l *frameList, off int) error {

@@ -25,3 +25,5 @@ var errNoDirect = errors.New("ws: no direct writes on this system")
 func (c *Conn) writeDirect(hdr, data []byte) (int, error) { return 0, errNoDirect }
 
 func (c *Conn) writevBlocking(l *frameList, off int) error { return errNoDirect }
+
+func (c *Conn) writevDirect(l *frameList) (int, error) { return 0, errNoDirect }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/ws"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/transport"
@@ -164,13 +165,52 @@ func payload(n int, seed byte) []byte {
 	return b
 }
 
-// writeModes are the ways a frame is written: straight from Send when
-// nothing waits (Linux), and through the writer alone, copying a batch
-// into one buffer (other systems, TLS).
-var writeModes = []struct {
+// writeMode is one way a frame is written.
+type writeMode struct {
 	name string
 	opts func(*ws.Options)
-}{{"direct", func(*ws.Options) {}}, {"writer", ws.NoDirect}}
+	// batch: frames are sent as a broadcast's fan-out sends them, with
+	// SendBatch, and flushed every few frames.
+	batch bool
+}
+
+// writeModes are the ways a frame is written: straight from Send when
+// nothing waits (Linux), through the writer alone, copying a batch into
+// one buffer (other systems, TLS), and left queued by a fan-out until
+// its batch is flushed.
+var writeModes = []writeMode{
+	{name: "direct", opts: func(*ws.Options) {}},
+	{name: "writer", opts: ws.NoDirect},
+	{name: "batch", opts: func(*ws.Options) {}, batch: true},
+}
+
+// sender returns what one goroutine of a test sends with, and the flush
+// of what it may have left waiting, which it must call before it reads
+// what it sent or ends.
+func (m writeMode) sender(conn *ws.Conn) (send func(protocol.Frame) bool, flush func()) {
+	if !m.batch {
+		return conn.Send, func() {}
+	}
+	var b *sendbatch.Batch
+	n := 0
+	flush = func() {
+		if b != nil {
+			b.Flush()
+			b = nil
+		}
+	}
+	send = func(f protocol.Frame) bool {
+		if b == nil {
+			b = sendbatch.Get()
+		}
+		ok := conn.SendBatch(f, b)
+		if n++; n%3 == 0 {
+			flush()
+		}
+		return ok
+	}
+	return send, flush
+}
 
 // Every length class of the header (7-bit, 16-bit, 64-bit), text and
 // binary, comes out byte for byte as RFC 6455 frames it.
@@ -183,16 +223,18 @@ func TestWireBytes(t *testing.T) {
 			m.opts(&o)
 			s := newWSServer(t, o, nil)
 			c, conn := dialRaw(t, s, 0)
-			if want := m.name == "direct"; ws.Direct(conn) != want {
+			if want := m.name != "writer"; ws.Direct(conn) != want {
 				t.Fatalf("direct writes: %v, want %v", ws.Direct(conn), want)
 			}
+			send, flush := m.sender(conn)
 			sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200_000}
 			for i, n := range sizes {
 				p := payload(n, byte(i))
 				bin := i%2 == 1
-				if !conn.Send(protocol.Frame{Data: p, Binary: bin}) {
+				if !send(protocol.Frame{Data: p, Binary: bin}) {
 					t.Fatalf("Send of %d bytes refused", n)
 				}
+				flush()
 				op := byte(1)
 				if bin {
 					op = 2
@@ -295,10 +337,12 @@ func TestControlFramesBetweenDataFrames(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					send, flush := m.sender(conn)
+					defer flush()
 					for i := range each {
 						p := fmt.Appendf(nil, "%d-%d-", g, i)
 						p = append(p, payload(10+(i*37)%size, byte(i))...)
-						if !conn.Send(protocol.Frame{Data: p}) {
+						if !send(protocol.Frame{Data: p}) {
 							t.Errorf("Send %d-%d refused", g, i)
 							return
 						}
@@ -372,11 +416,13 @@ func TestCloseDuringDirectWrites(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					send, flush := m.sender(conn)
+					defer flush()
 					<-start
 					for i := 0; ; i++ {
 						p := fmt.Appendf(nil, "%d-%d-", g, i)
 						p = append(p, payload(100+(i*53)%2000, byte(i))...)
-						if !conn.Send(protocol.Frame{Data: p}) {
+						if !send(protocol.Frame{Data: p}) {
 							return
 						}
 						accepted[g] = i + 1

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/transport"
 )
@@ -25,6 +26,12 @@ import (
 //     socket does not take at once (EAGAIN, a partial write) goes first
 //     in the queue, with what it wrote counted, and the write side passes
 //     to a writer goroutine.
+//   - SendBatch, a broadcast's fan-out, into an idle connection queues
+//     the frame, takes the write side for the fan-out's batch, and
+//     returns; once the fan-out is done, the batch's Flush writes the
+//     queue (with whatever other broadcasts and replies queued behind it
+//     meanwhile) with one non-blocking writev, and passes what is left
+//     to a writer as a direct write does (package sendbatch).
 //   - Send while the write side is owned queues the frame; the owner
 //     sees it before it lets go, and passes the write side to a writer
 //     goroutine, which writes the queue in batches (one writev each) and
@@ -147,6 +154,97 @@ func (c *Conn) Send(f protocol.Frame) bool {
 	}
 	c.mu.Unlock()
 	return true
+}
+
+// SendBatch is Send inside a PubSub's fan-out: into an idle connection
+// it queues f, takes the write side for b, and adds c to b, whose flush
+// (Flush) writes f after the fan-out together with any frame queued
+// behind it meanwhile; otherwise it is Send.
+func (c *Conn) SendBatch(f protocol.Frame, b *sendbatch.Batch) bool {
+	c.mu.Lock()
+	if c.closed || c.busy || c.ctrlWait > 0 || !c.direct {
+		c.mu.Unlock()
+		return c.Send(f)
+	}
+	c.busy = true
+	if c.q == nil {
+		c.q = getFrameList()
+	}
+	c.q.f = append(c.q.f, newOutFrame(f))
+	c.qBytes += len(f.Data)
+	c.mu.Unlock()
+	b.Add(c)
+	return true
+}
+
+// maxFlushRounds bounds the writes one Flush makes for frames queued
+// while it wrote, before it leaves the rest to a writer.
+const maxFlushRounds = 4
+
+// Flush writes what waits, for the batch that owns the write side since
+// SendBatch: non-blocking writes of the whole queue, one writev each, in
+// the calling goroutine; what the socket does not take goes to a writer.
+func (c *Conn) Flush() {
+	c.mu.Lock()
+	for round := 0; ; round++ {
+		if c.dead.Load() {
+			c.dropQueueLocked()
+		}
+		if c.q == nil || len(c.q.f) == 0 || c.ctrlWait > 0 || round == maxFlushRounds {
+			c.releaseLocked()
+			c.mu.Unlock()
+			return
+		}
+		l := c.q
+		c.q, c.qBytes = nil, 0
+		c.mu.Unlock()
+		wrote, err := c.writevDirect(l)
+		c.mu.Lock()
+		if err != nil {
+			putFrameList(l)
+			c.failLocked(err) // Lets go of the write side.
+			c.mu.Unlock()
+			return
+		}
+		if !c.requeueLocked(l, wrote) {
+			c.startWriterLocked()
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// requeueLocked accounts for a non-blocking write of l that took wrote
+// bytes, by the owner of the write side. It reports true if l was
+// written whole, and gives it back; otherwise the rest of l goes first in
+// the queue, the first frame from c.qOff. c.mu is held.
+func (c *Conn) requeueLocked(l *frameList, wrote int) bool {
+	n, bytes := 0, 0
+	for n < len(l.f) && wrote >= l.f[n].size() {
+		wrote -= l.f[n].size()
+		bytes += len(l.f[n].data)
+		n++
+	}
+	if n > 0 && c.opts.OnWrite != nil {
+		c.opts.OnWrite(n, bytes)
+	}
+	if n == len(l.f) {
+		putFrameList(l)
+		return true
+	}
+	rest := copy(l.f, l.f[n:])
+	clear(l.f[rest:])
+	l.f = l.f[:rest]
+	for i := range l.f {
+		c.qBytes += len(l.f[i].data)
+	}
+	if c.q != nil {
+		l.f = append(l.f, c.q.f...)
+		putFrameList(c.q)
+	}
+	l.iov.reset()
+	c.q, c.qOff = l, wrote
+	return false
 }
 
 // sendDirect writes f from the calling goroutine, which owns the write
