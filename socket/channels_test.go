@@ -2,10 +2,13 @@ package socket_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/pyrehq/pyre/channel"
 	"github.com/pyrehq/pyre/internal/wstest"
@@ -538,5 +541,56 @@ func TestNonStringTopic(t *testing.T) {
 		// A push to it, and a topic "123" that is a string, are told apart.
 		joinOK(t, c, m, "room:123", "")
 		heartbeat(t, c)
+	})
+}
+
+// A room large enough that its broadcasts are written by several
+// goroutines, under a burst of broadcasts from several goroutines (which
+// a connection may get several at a time, in one write): every client
+// gets every broadcast once, each broadcaster's in the order sent.
+func TestLargeRoomBurst(t *testing.T) {
+	t.Parallel()
+	runWS(t, func(t *testing.T, m mode) {
+		s := newServer(t, nil)
+		const clients, senders, each = 300, 4, 25
+		cs := make([]*wstest.Client, clients)
+		for i := range cs {
+			cs[i] = s.dial(t, m, "")
+			joinOK(t, cs[i], m, "room:big", "")
+		}
+		var wg sync.WaitGroup
+		for g := range senders {
+			wg.Go(func() {
+				for i := range each {
+					if err := s.Broadcast(context.Background(), "room:big", "shout", map[string]int{"g": g, "i": i}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for k, c := range cs {
+			next := make([]int, senders)
+			for range senders * each {
+				f, ok := c.Next(10 * time.Second)
+				if !ok {
+					t.Fatalf("client %d: broadcasts missing after %v", k, next)
+				}
+				msg, err := wstest.Decode(m.v1(), f)
+				if err != nil || msg.Event != "shout" {
+					t.Fatalf("client %d: %v %v", k, msg, err)
+				}
+				var p struct{ G, I int }
+				if err := json.Unmarshal([]byte(msg.Payload), &p); err != nil {
+					t.Fatal(err)
+				}
+				if p.I != next[p.G] {
+					t.Fatalf("client %d: broadcast %d of sender %d, want %d", k, p.I, p.G, next[p.G])
+				}
+				next[p.G]++
+			}
+			c.ExpectNone(20 * time.Millisecond)
+		}
 	})
 }

@@ -1,33 +1,36 @@
 package sendbatch
 
 import (
-	"slices"
+	"sync/atomic"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
-type recorder struct {
-	id  int
-	got *[]int
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func (r recorder) Flush() { *r.got = append(*r.got, r.id) }
+type counter struct{ n *atomic.Int32 }
 
-// Flush flushes every connection added, in the order added, once; a
-// Batch from Get is empty, also when it is one given back.
-func TestFlushInOrder(t *testing.T) {
-	var got []int
-	for round := range 3 {
+func (c counter) Flush() { c.n.Add(1) }
+
+// Flush flushes every connection added exactly once, small batches and
+// batches large enough to be split between goroutines, and returns after
+// the last; a Batch from Get is empty, also one given back.
+func TestFlushEachOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 5, partSize, 2*partSize + 1, 10_000} {
 		b := Get()
 		if b.Len() != 0 {
-			t.Fatalf("round %d: Get returned a batch of %d", round, b.Len())
+			t.Fatalf("Get returned a batch of %d", b.Len())
 		}
-		for i := range 5 {
-			b.Add(recorder{round*10 + i, &got})
+		counts := make([]atomic.Int32, n)
+		for i := range counts {
+			b.Add(counter{&counts[i]})
 		}
 		b.Flush()
-	}
-	want := []int{0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24}
-	if !slices.Equal(got, want) {
-		t.Fatalf("flushed %v, want %v", got, want)
+		for i := range counts {
+			if c := counts[i].Load(); c != 1 {
+				t.Fatalf("batch of %d: connection %d flushed %d times when Flush returned", n, i, c)
+			}
+		}
 	}
 }
