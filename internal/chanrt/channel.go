@@ -156,7 +156,7 @@ func New(cfg Config) *Channel {
 		assigns[k] = v
 	}
 	c.sock = chanlink.NewSocket(c, assigns).(*channel.Socket)
-	c.mail = workq.New(cfg.Group, c.run, &workq.Options[mail]{Paused: true})
+	c.mail = workq.New(cfg.Group, c.run, &workq.Options[mail]{Paused: true, LingerBusy: mailboxLinger})
 	return c
 }
 
@@ -330,6 +330,12 @@ func (c *Channel) logNotReady() {
 	c.cfg.Logger.Debug("join reply sent before the broker confirmed the topic's subscription: broadcasts from other nodes may be missed for a moment",
 		"topic", c.cfg.Topic, "waited", ReadyTimeout)
 }
+
+// mailboxLinger is how long a busy channel's goroutine waits for its next
+// message before it ends (workq.Options.LingerBusy): a channel that gets
+// messages less than that apart (a client's pushes one after the other)
+// keeps its goroutine, and its grown stack, from one to the next.
+const mailboxLinger = 20 * time.Millisecond
 
 // Deliver implements pubsub.Subscriber for the channel's topic:
 // intercepted events go to the mailbox, every other event is written

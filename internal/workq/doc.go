@@ -34,7 +34,8 @@
 //
 // A [Queue] keeps the pushed items in push order. Push takes the queue's
 // mutex, appends, and starts the queue's goroutine if none runs (or wakes
-// the parked one with [Options.Linger]); it never waits for the consumer.
+// the parked one with [Options.Linger] or [Options.LingerBusy]); it never
+// waits for the consumer.
 // [Options.Limit] and [Options.Cost] bound what may wait; past the bound
 // Push returns [ErrFull] and the caller decides (usually: drop the slow
 // consumer). Two buffers are swapped between Push and the goroutine, so a
@@ -50,7 +51,10 @@
 //     time, so fn calls never overlap and Drained runs after the last one.
 //   - Without Linger the goroutine ends as soon as it finds the queue empty
 //     and the next Push starts a new one. With Linger it parks until the
-//     next Push or Close.
+//     next Push or Close. With [Options.LingerBusy] it parks, for up to
+//     that long, only when the queue had emptied less than that before
+//     too: a busy queue keeps its goroutine from one item to the next,
+//     an occasional one does not hold it.
 //
 // # Concurrency rules
 //

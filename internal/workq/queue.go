@@ -1,6 +1,9 @@
 package workq
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Options configure a [Queue]. The zero value, or a nil *Options, means: no
 // bound, not paused, no linger, no Drained callback. [New] copies what it
@@ -15,6 +18,16 @@ type Options[T any] struct {
 	// [Group.Wait] does not return until the queue is closed.
 	// Default: false, the goroutine ends when the queue is empty.
 	Linger bool
+	// LingerBusy keeps the goroutine of a busy queue parked for up to
+	// LingerBusy after the queue empties: a queue that had emptied less
+	// than LingerBusy before, too (a channel answering a client's pushes
+	// one after the other). The next Push within that time wakes it, with
+	// no goroutine start and no regrowth of its stack, about a
+	// microsecond less per item; a queue that empties less often ends its
+	// goroutine at once, as without it, for the cost of reading the
+	// clock. Ignored with Linger.
+	// Default: zero, no lingering.
+	LingerBusy time.Duration
 	// Limit bounds the total Cost of the items waiting (pushed and not yet
 	// handed to fn). A Push that would pass it returns [ErrFull], except
 	// into an empty queue: one item larger than the Limit is accepted
@@ -54,15 +67,17 @@ type Queue[T any] struct {
 	drained func()
 	limit   int
 	linger  bool
+	busy    time.Duration // LingerBusy.
 	run     func()        // q.loop, bound once so that starting it allocates nothing.
-	wake    chan struct{} // 1-buffered; Linger only. One send per park.
 
-	mu          sync.Mutex // Protects following.
-	pending     []T        // Waiting items, oldest first.
-	spare       []T        // Empty buffer to swap with pending; nil while fn holds it.
-	pendingCost int        // Total cost of pending.
-	running     bool       // A goroutine is started (in fn, in Drained, or parked).
-	parked      bool       // The lingering goroutine waits on wake.
+	mu          sync.Mutex    // Protects following.
+	pending     []T           // Waiting items, oldest first.
+	spare       []T           // Empty buffer to swap with pending; nil while fn holds it.
+	pendingCost int           // Total cost of pending.
+	running     bool          // A goroutine is started (in fn, in Drained, or parked).
+	parked      bool          // The lingering goroutine waits on wake.
+	wake        chan struct{} // 1-buffered, made before the first park. One send per park.
+	emptied     time.Duration // When the goroutine last found the queue empty (LingerBusy), since clockBase.
 	paused      bool
 	closed      bool
 	drainedRun  bool // Drained has started (or is not set).
@@ -91,12 +106,10 @@ func New[T any](g *Group, fn func(batch []T), opts *Options[T]) *Queue[T] {
 		q.drained = opts.Drained
 		q.limit = opts.Limit
 		q.linger = opts.Linger
+		q.busy = opts.LingerBusy
 		q.paused = opts.Paused
 	}
 	q.drainedRun = q.drained == nil
-	if q.linger {
-		q.wake = make(chan struct{}, 1)
-	}
 	q.run = q.loop
 	return q
 }
@@ -121,7 +134,8 @@ func (q *Queue[T]) Push(v T) error {
 		q.mu.Unlock()
 		return ErrFull
 	}
-	start, wake := false, false
+	start := false
+	var wake chan struct{}
 	if !q.paused {
 		if !q.running {
 			if !q.g.add() {
@@ -130,7 +144,7 @@ func (q *Queue[T]) Push(v T) error {
 			}
 			q.running, start = true, true
 		} else if q.parked {
-			q.parked, wake = false, true
+			q.parked, wake = false, q.wake
 		}
 	}
 	q.pending = append(q.pending, v)
@@ -138,8 +152,8 @@ func (q *Queue[T]) Push(v T) error {
 	q.mu.Unlock()
 	if start {
 		go q.run()
-	} else if wake {
-		q.wake <- struct{}{} // Never blocks: one send per park.
+	} else if wake != nil {
+		wake <- struct{}{} // Never blocks: one send per park.
 	}
 	return nil
 }
@@ -173,11 +187,12 @@ func (q *Queue[T]) Close() {
 		return
 	}
 	q.closed = true
-	start, wake := false, false
+	start := false
+	var wake chan struct{}
 	if !q.paused {
 		if q.running {
 			if q.parked {
-				q.parked, wake = false, true
+				q.parked, wake = false, q.wake
 			}
 		} else {
 			// Not running and not paused: nothing waits, only Drained.
@@ -187,8 +202,8 @@ func (q *Queue[T]) Close() {
 	q.mu.Unlock()
 	if start {
 		go q.run()
-	} else if wake {
-		q.wake <- struct{}{}
+	} else if wake != nil {
+		wake <- struct{}{}
 	}
 }
 
@@ -238,6 +253,12 @@ func (q *Queue[T]) Cost() int {
 // cleared by loop, under q.mu, when it ends.
 func (q *Queue[T]) loop() {
 	defer q.g.done()
+	var timer *time.Timer // LingerBusy's, made at the first park.
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	q.mu.Lock()
 	for {
 		if len(q.pending) > 0 {
@@ -259,15 +280,62 @@ func (q *Queue[T]) loop() {
 			continue
 		}
 		if q.linger && !q.closed {
-			q.parked = true
-			q.mu.Unlock()
+			q.parkLocked()
 			<-q.wake
 			q.mu.Lock()
 			continue
+		}
+		if q.busy > 0 && !q.closed && q.wasBusyLocked() {
+			wake := q.parkLocked()
+			if timer == nil {
+				timer = time.NewTimer(q.busy)
+			} else {
+				timer.Reset(q.busy)
+			}
+			select {
+			case <-wake:
+				q.mu.Lock()
+				continue
+			case <-timer.C:
+			}
+			q.mu.Lock()
+			if !q.parked {
+				// Woken as the time ran out: take the wake-up sent.
+				q.mu.Unlock()
+				<-wake
+				q.mu.Lock()
+				continue
+			}
+			q.parked = false
 		}
 		// Empty, checked under the lock: the next Push starts a new loop.
 		q.running = false
 		q.mu.Unlock()
 		return
 	}
+}
+
+// parkLocked marks the goroutine parked and unlocks q.mu; it returns the
+// channel a Push or Close wakes it on. q.mu is held.
+func (q *Queue[T]) parkLocked() chan struct{} {
+	if q.wake == nil {
+		q.wake = make(chan struct{}, 1)
+	}
+	q.parked = true
+	q.mu.Unlock()
+	return q.wake
+}
+
+// clockBase is the origin of the monotonic times kept by queues.
+var clockBase = time.Now()
+
+// wasBusyLocked notes that the goroutine found the queue empty, and
+// reports whether the previous time was less than LingerBusy ago (the
+// time spent parked counts as busy: a queue woken within LingerBusy stays
+// busy). q.mu is held.
+func (q *Queue[T]) wasBusyLocked() bool {
+	now := time.Since(clockBase)
+	busy := q.emptied != 0 && now-q.emptied < q.busy // 0: never emptied.
+	q.emptied = now
+	return busy
 }

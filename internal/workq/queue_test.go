@@ -797,3 +797,76 @@ func BenchmarkQueueRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// TestQueueLingerBusy checks LingerBusy: a queue that empties for the
+// first time, or long after the previous time, ends its goroutine at
+// once; one that empties again within LingerBusy keeps it parked, hands
+// it the next item, and ends it when LingerBusy passes with nothing
+// pushed, or on Close.
+func TestQueueLingerBusy(t *testing.T) {
+	t.Parallel()
+	const linger = time.Second
+	var (
+		g       Group
+		lastG   atomic.Uint64
+		rec     recorder[int]
+		drained = make(chan struct{})
+	)
+	q := New(&g, func(batch []int) {
+		lastG.Store(goid())
+		rec.fn(batch)
+	}, &Options[int]{LingerBusy: linger, Drained: func() { close(drained) }})
+	shutdown(t, &g, q)
+	parked := func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.parked
+	}
+	ended := func() bool { return g.Running() == 0 }
+	push := func(v int) {
+		t.Helper()
+		if err := q.Push(v); err != nil {
+			t.Fatal(err)
+		}
+		rec.waitLen(t, v)
+	}
+
+	push(1) // The first time empty: not busy.
+	waitFor(t, "the goroutine to end after the first item", ended)
+	push(2) // Empty again, within LingerBusy: busy.
+	waitFor(t, "the goroutine to park after the second item", parked)
+	first := lastG.Load()
+	push(3)
+	if lastG.Load() != first {
+		t.Fatal("the third item started a new goroutine: the parked one was not woken")
+	}
+	waitFor(t, "the goroutine to park after the third item", parked)
+	start := time.Now()
+	waitFor(t, "the lingering goroutine to end", ended)
+	if d := time.Since(start); d < linger/2 {
+		t.Fatalf("the goroutine lingered %v, want about %v", d, linger)
+	}
+
+	push(4) // Long after the previous time: not busy, ends at once.
+	deadline := time.Now().Add(linger / 2)
+	for !ended() {
+		if time.Now().After(deadline) || parked() {
+			t.Fatal("the goroutine lingered after an item that came long after the previous one")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	push(5)
+	push(6)
+	waitFor(t, "the goroutine to park", parked)
+	q.Close()
+	select {
+	case <-drained:
+	case <-time.After(linger / 2):
+		t.Fatal("Close did not wake the lingering goroutine")
+	}
+	waitGroup(t, &g)
+	if !slices.Equal(rec.got(), []int{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("delivered %v", rec.got())
+	}
+}
