@@ -87,23 +87,7 @@ func TestBatchPartialWrite(t *testing.T) {
 	if f := c.next(); f.opcode != 2 || !bytes.Equal(f.data, big) || !bytes.Equal(f.head, wantHeader(2, len(big))) {
 		t.Fatalf("the large frame came back changed (%d bytes, opcode %d)", len(f.data), f.opcode)
 	}
-	pong := false
-	for i := 0; i < n; {
-		f := c.next()
-		if f.opcode == 0xA && string(f.data) == "mid" && !pong {
-			pong = true
-			continue
-		}
-		if want := fmt.Sprint("after ", i); f.opcode != 1 || string(f.data) != want {
-			t.Fatalf("got opcode %d %.40q, want %q", f.opcode, f.data, want)
-		}
-		i++
-	}
-	if !pong {
-		if f := c.next(); f.opcode != 0xA || string(f.data) != "mid" {
-			t.Fatalf("no pong: opcode %d, %.40q", f.opcode, f.data)
-		}
-	}
+	c.expectAfters(n)
 	b = sendbatch.Get()
 	conn.SendBatch(text("idle"), b)
 	if b.Len() != 1 {

@@ -165,6 +165,29 @@ func payload(n int, seed byte) []byte {
 	return b
 }
 
+// expectAfters reads the text frames "after 0" to "after n-1", in order,
+// and the pong of the ping "mid", between two of them or after the last.
+func (c *rawClient) expectAfters(n int) {
+	c.t.Helper()
+	pong := false
+	for i := 0; i < n; {
+		f := c.next()
+		if f.opcode == 0xA && string(f.data) == "mid" && !pong {
+			pong = true
+			continue
+		}
+		if f.opcode != 1 || string(f.data) != fmt.Sprintf("after %d", i) {
+			c.t.Fatalf("frame %d: opcode %d, %.40q", i, f.opcode, f.data)
+		}
+		i++
+	}
+	if !pong {
+		if f := c.next(); f.opcode != 0xA || string(f.data) != "mid" {
+			c.t.Fatalf("no pong: opcode %d, %.40q", f.opcode, f.data)
+		}
+	}
+}
+
 // writeMode is one way a frame is written.
 type writeMode struct {
 	name string
@@ -288,23 +311,7 @@ func TestPartialWriteFallsBackToQueue(t *testing.T) {
 	if f := c.next(); !bytes.Equal(f.data, big) || !bytes.Equal(f.head, wantHeader(1, len(big))) {
 		t.Fatalf("the large frame came back changed (%d bytes, opcode %d)", len(f.data), f.opcode)
 	}
-	pong := false
-	for i := 0; i < n; {
-		f := c.next()
-		if f.opcode == 0xA && string(f.data) == "mid" && !pong {
-			pong = true
-			continue
-		}
-		if f.opcode != 1 || string(f.data) != fmt.Sprintf("after %d", i) {
-			t.Fatalf("frame %d: opcode %d, %.40q", i, f.opcode, f.data)
-		}
-		i++
-	}
-	if !pong {
-		if f := c.next(); f.opcode != 0xA || string(f.data) != "mid" {
-			t.Fatalf("no pong: opcode %d, %.40q", f.opcode, f.data)
-		}
-	}
+	c.expectAfters(n)
 	// Idle again: the next frame is written straight, nothing queued.
 	if !conn.Send(text("idle")) {
 		t.Fatal("Send refused")
