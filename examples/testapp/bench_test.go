@@ -58,6 +58,7 @@ func TestPyrebench(t *testing.T) {
 		// The app cuts a client that takes nothing for 4 s (the stall cut).
 		{"slow", []string{"slow", "-n", "3", "-k", "1", "-rate", "100", "-d", "1s", "-linger", "8s"},
 			map[string]float64{"lost": 0, "control_lost": 0, "slow_closed_by_server": 1}},
+		{"stall", []string{"stall", "-wait", "15s"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

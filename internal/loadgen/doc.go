@@ -10,6 +10,7 @@
 //	pyrebench echo      -url http://127.0.0.1:4000 -c 50 -d 10s
 //	pyrebench shootout  -url http://127.0.0.1:4000 -prefix bench:
 //	pyrebench slow      -url http://127.0.0.1:4000 -n 200 -k 5 -rate 200 -d 20s
+//	pyrebench stall     -url http://127.0.0.1:4000 -size 700000 -count 5 -tail 1
 //	pyrebench presence  -url http://127.0.0.1:4000 -n 2000
 //	pyrebench lp-latency  -url http://127.0.0.1:4000 -n 100 [-gap 1100ms]
 //	pyrebench lp-sessions -url http://127.0.0.1:4000 -n 2000 [-live]
@@ -57,6 +58,18 @@
 // from the first shout, in which it was no longer ESTABLISHED; at the end
 // each stalled socket is read to its end (close CODE, eof, reset, open).
 // The others' latency_p99_ms and lost, and p99_ratio to the control.
+//
+// stall has a watcher and a victim join one presence:stall-<random>
+// topic as {"name":"watcher"} and {"name":"victim"}; the victim (a 4 KiB
+// receive buffer) also joins room:stall-<random> and then never reads,
+// writes or closes its socket. -count 5 POST /broadcast of -size 700000
+// bytes of padding to the room leave the server's write to the victim
+// blocked, then -tail 1 small one; t0 is when the last POST returned.
+// left_after_s is when the watcher got the presence_diff with the
+// victim's leave, server_closed_after_s when the server's end of the
+// victim's socket was first seen no longer ESTABLISHED, both from t0;
+// server_sendq_peak_kib shows the write was blocked. Pyre only, as
+// presence: bare serves no presence.
 //
 // presence -n N has N clients join one presence:big-<random> topic as
 // {"name":"u<i>"}, each keeping a phoenix.js-style view of the keys

@@ -26,6 +26,7 @@ var commands = []struct {
 	{"echo", "C clients, one echo push in flight each, for D: round trips per second, latency, CPU per round trip", runEcho},
 	{"shootout", "the hashrocket websocket-shootout: add clients in steps until the broadcast p95 passes 250 ms", runShootout},
 	{"slow", "N subscribers and K that stop reading: when the server closes the stalled ones, the others' p99 and lost", runSlow},
+	{"stall", "a client that stops reading while large broadcasts fill its socket: when the server cuts it and the others see its presence leave", runStall},
 	{"presence", "N clients join one presence topic: frames, time until every view holds all N, then all leave", runPresence},
 	{"lp-latency", "a long-poll and a WebSocket client, n broadcasts by POST /broadcast: the long-poll client's extra latency", runLPLatency},
 	{"lp-sessions", "n long-poll sessions, a poll in flight each, held: failures and server memory per session", runLPSessions},

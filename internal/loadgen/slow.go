@@ -59,9 +59,9 @@ type stalled struct {
 	lastBN int64
 }
 
-// connectStalled dials with SO_RCVBUF rcvbuf and joins; nothing reads
-// the connection afterwards.
-func (e *env) connectStalled(ctx context.Context, idx int, topic string, rcvbuf int) (*stalled, error) {
+// connectStalled dials with SO_RCVBUF rcvbuf and joins with payload;
+// nothing reads the connection afterwards.
+func (e *env) connectStalled(ctx context.Context, idx int, topic string, payload []byte, rcvbuf int) (*stalled, error) {
 	s := &stalled{lastBN: -1}
 	dial := e.dialer(rcvbuf)
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -71,7 +71,7 @@ func (e *env) connectStalled(ctx context.Context, idx int, topic string, rcvbuf 
 		}
 		return nc, err
 	}}}
-	c, err := e.connect(ctx, idx, topic, fmt.Appendf(nil, `{"user":"s%d"}`, idx), nil, hc)
+	c, err := e.connect(ctx, idx, topic, payload, nil, hc)
 	s.c = c
 	return s, err
 }
@@ -259,7 +259,7 @@ func runSlowPhase(ctx context.Context, c *common, e *env, o slowOpts, k int) *sl
 		func(i int) []byte { return fmt.Appendf(nil, `{"user":"s%d"}`, i) }, p.fan.onFrame)
 	p.failed, p.firstErr = res.failed, res.firstErr
 	for i := 0; i < k && p.failed == 0; i++ {
-		s, err := e.connectStalled(ctx, o.n+i, o.topic, o.rcvbuf)
+		s, err := e.connectStalled(ctx, o.n+i, o.topic, fmt.Appendf(nil, `{"user":"s%d"}`, o.n+i), o.rcvbuf)
 		if err != nil {
 			p.failed, p.firstErr = 1, fmt.Sprintf("stalled client %d: %v", i, err)
 			break
