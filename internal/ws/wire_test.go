@@ -207,6 +207,17 @@ var writeModes = []writeMode{
 	{name: "batch", opts: func(*ws.Options) {}, batch: true},
 }
 
+// dial starts a server that writes in this mode, with a queue bound of
+// 64 MiB, and connects a raw client to it.
+func (m writeMode) dial(t *testing.T) (*wsServer, *rawClient, *ws.Conn) {
+	t.Helper()
+	o := ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}
+	m.opts(&o)
+	s := newWSServer(t, o, nil)
+	c, conn := dialRaw(t, s, 0)
+	return s, c, conn
+}
+
 // sender returns what one goroutine of a test sends with, and the flush
 // of what it may have left waiting, which it must call before it reads
 // what it sent or ends.
@@ -333,10 +344,7 @@ func TestControlFramesBetweenDataFrames(t *testing.T) {
 	for _, m := range writeModes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			o := ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}
-			m.opts(&o)
-			s := newWSServer(t, o, nil)
-			c, conn := dialRaw(t, s, 0)
+			_, c, conn := m.dial(t)
 			const senders, each, pings = 4, 300, 50
 			const size = 30_000 // 18 MB in all: more than the socket buffers.
 			var wg sync.WaitGroup
@@ -411,10 +419,7 @@ func TestCloseDuringDirectWrites(t *testing.T) {
 	for _, m := range writeModes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			o := ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}
-			m.opts(&o)
-			s := newWSServer(t, o, nil)
-			c, conn := dialRaw(t, s, 0)
+			s, c, conn := m.dial(t)
 			const senders = 4
 			accepted := make([]int, senders)
 			var wg sync.WaitGroup
