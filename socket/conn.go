@@ -19,6 +19,9 @@ import (
 // sender is what a connection needs from its transport.
 type sender interface {
 	Send(f protocol.Frame) bool
+	// SendBatch is Send inside a PubSub's fan-out: the frame may wait for
+	// the fan-out's batch to write it (package sendbatch).
+	SendBatch(f protocol.Frame, b *sendbatch.Batch) bool
 	Close(reason transport.CloseReason)
 	// Abort ends the transport at once, dropping what is queued: for a
 	// Shutdown whose context ended.
@@ -182,19 +185,8 @@ func (c *conn) ID() string { return c.id }
 // Send implements chanrt.Conn.
 func (c *conn) Send(f protocol.Frame) bool { return c.t.Send(f) }
 
-// batchSender is a transport that can leave a broadcast's frame for the
-// fan-out's flush: the WebSocket.
-type batchSender interface {
-	SendBatch(f protocol.Frame, b *sendbatch.Batch) bool
-}
-
 // SendBatch implements chanrt.Conn.
-func (c *conn) SendBatch(f protocol.Frame, b *sendbatch.Batch) bool {
-	if bs, ok := c.t.(batchSender); ok {
-		return bs.SendBatch(f, b)
-	}
-	return c.t.Send(f)
-}
+func (c *conn) SendBatch(f protocol.Frame, b *sendbatch.Batch) bool { return c.t.SendBatch(f, b) }
 
 // SlowConsumer implements chanrt.Conn: the transport is cut as when its
 // queue overflows.

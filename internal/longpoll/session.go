@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pyrehq/pyre/internal/sendbatch"
 	"github.com/pyrehq/pyre/internal/workq"
 	"github.com/pyrehq/pyre/protocol"
 	"github.com/pyrehq/pyre/transport"
@@ -152,6 +153,10 @@ func (p *Session) checkInactive() {
 		p.Close(transport.CloseInactive)
 	}
 }
+
+// SendBatch is Send: a long-poll frame waits for the next poll anyway,
+// so a fan-out's batch has nothing to write for it.
+func (p *Session) SendBatch(f protocol.Frame, _ *sendbatch.Batch) bool { return p.Send(f) }
 
 // Send buffers f for the next poll, waking the poll in flight. It reports
 // false when the session has ended, or when f would overflow the buffer,

@@ -19,11 +19,7 @@ import (
 // flush writes them all, in order, and leaves the connection idle.
 func TestBatchHoldsUntilFlush(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, ws.Options{}, nil)
-	c, conn := dialRaw(t, s, 0)
-	if !ws.Direct(conn) {
-		t.Skip("no direct writes on this system")
-	}
+	c, conn := dialDirect(t)
 	b1, b2 := sendbatch.Get(), sendbatch.Get()
 	if !conn.SendBatch(text("one"), b1) || !conn.SendBatch(text("two"), b2) || !conn.Send(text("reply")) {
 		t.Fatal("a send was refused")
@@ -61,11 +57,7 @@ func isTimeout(err error) bool {
 // again after.
 func TestBatchPartialWrite(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}, nil)
-	c, conn := dialRaw(t, s, 0)
-	if !ws.Direct(conn) {
-		t.Skip("no direct writes on this system")
-	}
+	c, conn := dialDirect(t)
 	big := payload(32<<20, 3) // More than the socket buffers take at once.
 	b := sendbatch.Get()
 	const n = 100

@@ -98,12 +98,7 @@ func TestSlowReaderNotCut(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.CloseNow()
-			var conn *ws.Conn
-			select {
-			case conn = <-s.conns:
-			case <-time.After(5 * time.Second):
-				t.Fatal("no server connection")
-			}
+			conn := s.conn(t)
 			const frames = 300 // 3 s at one per 10 ms.
 			got := make(chan int, 1)
 			go func() {

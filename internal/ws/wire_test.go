@@ -69,14 +69,7 @@ func dialRaw(t *testing.T, s *wsServer, rcvbuf int) (*rawClient, *ws.Conn) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: HTTP %d", resp.StatusCode)
 	}
-	c := &rawClient{t: t, nc: nc, br: br}
-	select {
-	case conn := <-s.conns:
-		return c, conn
-	case <-time.After(5 * time.Second):
-		t.Fatal("no server connection")
-		return nil, nil
-	}
+	return &rawClient{t: t, nc: nc, br: br}, s.conn(t)
 }
 
 // next reads one frame; it fails the test on an error or after 10 s.
@@ -218,6 +211,17 @@ func (m writeMode) dial(t *testing.T) (*wsServer, *rawClient, *ws.Conn) {
 	return s, c, conn
 }
 
+// dialDirect is writeModes[0].dial for a test of direct writes: it skips
+// the test where the system has none.
+func dialDirect(t *testing.T) (*rawClient, *ws.Conn) {
+	t.Helper()
+	_, c, conn := writeModes[0].dial(t)
+	if !ws.Direct(conn) {
+		t.Skip("no direct writes on this system")
+	}
+	return c, conn
+}
+
 // sender returns what one goroutine of a test sends with, and the flush
 // of what it may have left waiting, which it must call before it reads
 // what it sent or ends.
@@ -291,11 +295,7 @@ func TestWireBytes(t *testing.T) {
 // reads.
 func TestPartialWriteFallsBackToQueue(t *testing.T) {
 	t.Parallel()
-	s := newWSServer(t, ws.Options{WebSocketOptions: transport.WebSocketOptions{QueueBytes: 64 << 20}}, nil)
-	c, conn := dialRaw(t, s, 0)
-	if !ws.Direct(conn) {
-		t.Skip("no direct writes on this system")
-	}
+	c, conn := dialDirect(t)
 	big := payload(32<<20, 7) // More than the socket buffers take at once.
 	if !conn.Send(protocol.Frame{Data: big}) {
 		t.Fatal("Send refused")
@@ -540,12 +540,7 @@ func TestCompression(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	var conn *ws.Conn
-	select {
-	case conn = <-s.conns:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no server connection")
-	}
+	conn := s.conn(t)
 	if ws.Direct(conn) {
 		t.Fatal("direct writes with permessage-deflate")
 	}

@@ -81,12 +81,18 @@ func newWSServer(t *testing.T, opts ws.Options, handle ws.Handler) *wsServer {
 func (s *wsServer) dial(t *testing.T, opts *wstest.Options) (*wstest.Client, *ws.Conn) {
 	t.Helper()
 	c := wstest.Dial(t, s.ts.URL, "2.0.0", opts)
+	return c, s.conn(t)
+}
+
+// conn returns the server's side of the connection just dialled.
+func (s *wsServer) conn(t *testing.T) *ws.Conn {
+	t.Helper()
 	select {
-	case ws := <-s.conns:
-		return c, ws
+	case conn := <-s.conns:
+		return conn
 	case <-time.After(5 * time.Second):
 		t.Fatal("no server connection")
-		return nil, nil
+		return nil
 	}
 }
 
